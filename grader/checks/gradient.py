@@ -1,0 +1,186 @@
+"""The `gradient` check kind: the student's tensor against the autograd reference.
+
+`judge_case` turns one call's outcome into a verdict with a reason a student
+can act on; `judge_question` turns a question's verdicts into a score.
+Pure functions of plain values: the kernel is never consulted here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import torch
+
+from grader.checks import reference
+from grader.checks.cases import Case
+from grader.checks.compare import close, tolerance
+from grader.checks.diagnose import LAYOUT, explain, shape_hint
+from grader.checks.static import Finding
+from grader.probe.session import CallOutcome
+from grader.probe.values import Value
+from grader.reports.result import CaseReport, DeviceCount, QuestionResult
+from grader.rubric.model import GradientCheck, Question
+
+SHOW_IN_FULL = 36   # tensors with at most this many entries appear whole in feedback
+
+
+@dataclass
+class Verdict:
+    case: Case
+    passed: bool
+    kind: str = "ok"              # ok | wrong | error | timeout | missing | not_implemented | crashed
+    message: str = ""
+    hint: str | None = None
+    ratio: float | None = None
+    expected: torch.Tensor | None = None
+    got: Value | None = None
+    autograd: bool = False
+
+
+def expected_for(question: Question, case: Case, device: str) -> tuple[torch.Tensor, list[tuple[torch.Tensor, str]]]:
+    check = question.check
+    assert isinstance(check, GradientCheck)
+    args = reference.as_float64(case.args, device)
+    ref = reference.gradient(check.of, check.wrt, args)
+    known = [(reference.evaluate(m.when, args).double(), m.hint) for m in check.mistakes]
+    return ref, known
+
+
+def _error_verdict(case: Case, fn: str, out: CallOutcome) -> Verdict:
+    if out.status == "missing":
+        return Verdict(case, False, "missing", f"`{fn}` is not defined in the notebook")
+    if out.status == "timeout":
+        return Verdict(case, False, "timeout", "did not return within its time limit")
+    if out.status in ("crashed", "protocol", "not_callable"):
+        return Verdict(case, False, "crashed" if out.status == "crashed" else "error", f"`{fn}` {out.error}"
+                       if out.status == "not_callable" else str(out.error))
+    error = out.error or "an exception"
+    if error.startswith("NotImplementedError"):
+        return Verdict(case, False, "not_implemented", f"`{fn}` is not implemented yet (raises NotImplementedError)")
+    if out.recursion:
+        return Verdict(case, False, "error", f"exceeded Python's recursion limit ({error})")
+    where = f" at {out.line}" if out.line else ""
+    return Verdict(case, False, "error", f"raised {error}{where}")
+
+
+def judge_case(question: Question, case: Case, out: CallOutcome, ref: torch.Tensor,
+               known: list[tuple[torch.Tensor, str]]) -> Verdict:
+    fn = question.calls[0]
+    if out.status != "ok" or out.value is None:
+        return _error_verdict(case, fn, out)
+    v = out.value
+    verdict = Verdict(case, False, "wrong", expected=ref, got=v,
+                      autograd=out.autograd_calls > 0 or v.grad_fn is not None)
+    rtol, atol = tolerance(question, case.dtype)
+    problems: list[str] = []
+    if v.kind != "tensor" or v.subclass:
+        what = f"a subclass of torch.Tensor ({v.subclass})" if v.subclass else v.describe()
+        same = v.data is not None and tuple(v.data.shape) == tuple(ref.shape) and close(v.data, ref, rtol, atol).ok
+        verdict.message = f"returned {what}, expected a torch.Tensor" + (" (the values are right)" if same else "")
+        verdict.hint = ("return a plain torch.Tensor of the inputs' dtype and device: build the result "
+                        "with torch operations on the arguments, not numpy or Python lists")
+        return verdict
+    if v.data is None:
+        verdict.message = f"returned {v.describe()} whose values could not be read (complex or too large)"
+        return verdict
+    if tuple(v.shape or ()) != tuple(ref.shape):
+        verdict.message = shape_hint(tuple(v.shape or ()), tuple(ref.shape),
+                                     {k: tuple(a.shape) for k, a in case.args.items()})
+        verdict.hint = LAYOUT if LAYOUT in verdict.message else None
+        return verdict
+    if not torch.isfinite(v.data).all():
+        problems.append("contains NaN or infinity")
+    else:
+        c = close(v.data, ref, rtol, atol)
+        verdict.ratio = c.worst_ratio
+        if not c.ok:
+            idx = list(c.worst_index or ())
+            problems.append(f"wrong values: at index {idx} got {float(v.data[tuple(idx)]):.6g}, "
+                            f"expected {float(ref[tuple(idx)]):.6g}")
+            verdict.hint = explain(v.data, ref, known, rtol, atol)
+    if v.dtype != case.dtype:
+        problems.append(f"returned {v.dtype} for {case.dtype} inputs")
+        verdict.hint = verdict.hint or ("keep the dtype of the inputs: no .float() / .double() casts, "
+                                        "and create new tensors with dtype=x.dtype, device=x.device")
+    if v.device != case.device and not (v.device or "").startswith(case.device):
+        problems.append(f"returned a tensor on {v.device} for inputs on {case.device}")
+        verdict.hint = verdict.hint or "keep the device of the inputs (create tensors with device=x.device)"
+    modified = _modified_arguments(case, out)
+    if modified:
+        problems.append(modified)
+        verdict.hint = verdict.hint or ("do not modify the arguments: no in-place ops like `x.zero_()`, "
+                                        "`x += ...` or `x[i] = ...` on them; work on a copy (`x.clone()`)")
+    verdict.passed = not problems
+    verdict.kind = "ok" if verdict.passed else "wrong"
+    verdict.message = "; ".join(problems)
+    return verdict
+
+
+def _modified_arguments(case: Case, out: CallOutcome) -> str | None:
+    changed = []
+    for (name, sent), after in zip(case.args.items(), out.args_after):
+        if after.data is None or tuple(after.shape or ()) != tuple(sent.shape) or \
+                not torch.equal(after.data, sent.double()):
+            changed.append(name)
+    if changed:
+        return "modified its argument " + ", ".join(f"`{n}`" for n in changed) + " in place"
+    return None
+
+
+def show(t: torch.Tensor | None) -> object:
+    if t is None:
+        return None
+    if t.numel() <= SHOW_IN_FULL:
+        return t.tolist()
+    return {"shape": list(t.shape), "first": t.reshape(-1)[:8].tolist()}
+
+
+def judge_question(question: Question, verdicts: list[Verdict], skipped: dict[str, tuple[int, str]],
+                   autograd_findings: list[Finding]) -> QuestionResult:
+    counts: dict[str, DeviceCount] = {}
+    for v in verdicts:
+        dc = counts.setdefault(v.case.device, DeviceCount())
+        dc.total += 1
+        dc.passed += v.passed
+    for device, (n, why) in skipped.items():
+        counts.setdefault(device, DeviceCount()).skipped += n
+        counts[device].skip_reason = why
+    base = dict(id=question.id, title=question.title, calls=question.calls,
+                max_score=question.points, cases=counts)
+    ratios = [v.ratio for v in verdicts if v.ratio is not None]
+    worst = max(ratios) if ratios else None
+    check = question.check
+    forbid_autograd = isinstance(check, GradientCheck) and "autograd" in check.forbid
+    dynamic = [v for v in verdicts if v.autograd]
+    if forbid_autograd and (autograd_findings or dynamic):
+        where = str(autograd_findings[0]) if autograd_findings else "autograd calls during the call"
+        return QuestionResult(**base, score=0.0, status="forbidden", worst_error=worst,
+                              feedback=f"uses torch autograd ({where}); this exercise asks for the "
+                                       "closed-form derivative, so the question earns no points",
+                              hints=["derive the gradient by hand and write it with tensor operations"])
+    failed = [v for v in verdicts if not v.passed]
+    total = len(verdicts)
+    if total == 0:
+        return QuestionResult(**base, score=0.0, status="not_run", feedback="no case could run here")
+    if not failed:
+        return QuestionResult(**base, score=question.points, status="passed", worst_error=worst,
+                              feedback=f"all {total} cases passed")
+    kinds = Counter(v.kind for v in failed)
+    status = {"missing": "missing", "not_implemented": "not_implemented", "timeout": "timeout",
+              "crashed": "crashed", "error": "error"}.get(kinds.most_common(1)[0][0], "failed")
+    score = question.points * (total - len(failed)) / total if question.partial_credit else 0.0
+    first = failed[0]
+    feedback = first.message if len(failed) == total and len(set(v.message for v in failed)) == 1 \
+        else f"{len(failed)} of {total} cases failed; first ({first.case.id}): {first.message}"
+    if len(failed) == total and kinds.keys() <= {"missing", "not_implemented"}:
+        feedback = first.message
+    hints = [h for h, _ in Counter(v.hint for v in failed if v.hint).most_common()]
+    public = [v for v in failed if v.case.visibility == "public"][:3]
+    return QuestionResult(
+        **base, score=round(score, 6), status=status, feedback=feedback, hints=hints, worst_error=worst,
+        public_failures=[CaseReport(case=v.case.id, message=v.message,
+                                    inputs={k: show(a) for k, a in v.case.args.items()},
+                                    expected=show(v.expected),
+                                    got=show(v.got.data) if v.got is not None else None) for v in public],
+        hidden_failed=sum(v.case.visibility == "hidden" for v in failed))

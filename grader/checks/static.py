@@ -1,0 +1,109 @@
+"""Find torch autograd inside functions that must be written in closed form.
+
+Static, on the trusted side, from the notebook file itself (the kernel is
+never asked): parse every code cell, take the last definition of the graded
+function (cells run in order, so the last one wins), follow the calls it
+makes to other notebook functions, and report every use of autograd: the
+`torch.autograd` / `torch.func` / `functorch` namespaces, names imported
+from them, `.backward()`, `requires_grad`. The probe adds a dynamic check
+(autograd calls counted during the call); either one flags the question.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+import nbformat
+
+AUTOGRAD_MODULES = ("torch.autograd", "torch.func", "functorch", "torch._functorch")
+AUTOGRAD_ATTRS = {"autograd", "functorch", "backward", "requires_grad_", "jacrev", "jacfwd",
+                  "hessian", "_execution_engine", "make_dual", "vjp", "jvp"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    function: str
+    cell: int
+    line: int
+    what: str
+
+    def __str__(self) -> str:
+        return f"`{self.what}` in {self.function} (cell {self.cell + 1}, line {self.line})"
+
+
+def _parse(source: str) -> ast.Module | None:
+    # IPython magics and shell escapes are not Python; blank them, keeping line numbers.
+    lines = ["" if ln.lstrip().startswith(("%", "!")) else ln for ln in source.splitlines()]
+    try:
+        return ast.parse("\n".join(lines))
+    except (SyntaxError, ValueError):
+        return None
+
+
+def _dotted(node: ast.AST) -> str:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+class NotebookCode:
+    def __init__(self, nb: nbformat.NotebookNode):
+        self.functions: dict[str, tuple[ast.FunctionDef, int]] = {}
+        self.aliases: set[str] = set()    # names bound to autograd modules or functions
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            tree = _parse(cell.source)
+            if tree is None:
+                continue
+            for node in tree.body:
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    self.functions[node.name] = (node, index)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(AUTOGRAD_MODULES):
+                    self.aliases.update(a.asname or a.name for a in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.module == "torch":
+                    self.aliases.update(a.asname or a.name for a in node.names
+                                        if a.name in ("autograd", "func"))
+                elif isinstance(node, ast.Import):
+                    self.aliases.update(a.asname for a in node.names
+                                        if a.asname and a.name.startswith(AUTOGRAD_MODULES))
+
+    def autograd_uses(self, name: str) -> list[Finding]:
+        found: list[Finding] = []
+        todo, seen = [name], set()
+        while todo:
+            fn = todo.pop()
+            if fn in seen or fn not in self.functions:
+                continue
+            seen.add(fn)
+            node, cell = self.functions[fn]
+            lines: set[int] = set()
+            for sub in ast.walk(node):   # breadth first: `torch.autograd.grad` before `torch.autograd`
+                what = self._autograd_use(sub)
+                if what and sub.lineno not in lines:
+                    lines.add(sub.lineno)
+                    found.append(Finding(fn, cell, sub.lineno, what))
+                if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name):
+                    todo.append(sub.func.id)
+        return found
+
+    def _autograd_use(self, node: ast.AST) -> str | None:
+        if isinstance(node, ast.Attribute):
+            dotted = _dotted(node)
+            parts = dotted.split(".")
+            if AUTOGRAD_ATTRS & set(parts) or dotted.startswith(("torch.func", "torch._functorch")):
+                return dotted
+            if node.attr == "requires_grad" and isinstance(getattr(node, "ctx", None), ast.Store):
+                return dotted + " = ..."
+        if isinstance(node, ast.Name) and node.id in self.aliases and isinstance(node.ctx, ast.Load):
+            return node.id
+        if isinstance(node, ast.keyword) and node.arg == "requires_grad":
+            if isinstance(node.value, ast.Constant) and node.value.value is True:
+                return "requires_grad=True"
+        return None

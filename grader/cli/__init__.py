@@ -1,0 +1,1 @@
+"""The `grader` command: one module per verb (grade, check, validate, schema)."""

@@ -1,0 +1,63 @@
+"""Entry point: builds the typer app and maps errors to exit codes.
+
+Exit codes (also in `grader --help`):
+  0  done (grade: every submission has a result; check/validate: all passed)
+  1  check/validate: something failed
+  2  bad input: a path, notebook, rubric or config file (one line names it)
+  3  internal error (traceback saved to a file, path printed)
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import traceback
+
+import click
+import typer
+
+from grader.errors import EXIT_INPUT, EXIT_INTERNAL, InputError
+
+EXIT_CODES = """Exit codes: 0 done / all passed; 1 check or validate found failures;
+2 bad input (path, notebook, rubric or config; one line names the file and key);
+3 internal error (traceback saved to a file)."""
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="Auto-grader for autograd exercises.\n\n" + EXIT_CODES,
+                  pretty_exceptions_enable=False)
+
+
+def _register() -> None:
+    from grader.cli import check, grade, schema, validate
+    for module in (grade, check, validate, schema):
+        module.register(app)
+
+
+def run() -> None:
+    _register()
+    try:
+        code = app(standalone_mode=False)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(EXIT_INPUT)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    except click.ClickException as exc:
+        print(f"error: {exc.format_message()}", file=sys.stderr)
+        sys.exit(EXIT_INPUT)
+    except KeyboardInterrupt:
+        print("interrupted: results written so far are kept", file=sys.stderr)
+        sys.exit(130)
+    except Exception:  # noqa: BLE001 - last resort: never a raw traceback on the terminal
+        with tempfile.NamedTemporaryFile("w", prefix="grader-crash-", suffix=".txt", delete=False) as f:
+            f.write(traceback.format_exc())
+        print(f"internal error: {sys.exc_info()[1]!r} (traceback in {f.name})", file=sys.stderr)
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    run()

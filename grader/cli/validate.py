@@ -1,0 +1,57 @@
+"""`grader validate` — every rubric loads, solutions score full marks, blanks score zero."""
+
+from __future__ import annotations
+
+import asyncio
+import typing as t
+
+import typer
+from rich.table import Table
+
+from grader.cli.common import ConfigOption, out, run, setup
+from grader.config import Config
+from grader.errors import EXIT_FAILED, EXIT_OK
+from grader.pipeline import grade_notebook
+from grader.rubric import load_rubric
+from grader.rubric.load import available_assignments
+from grader.submissions import discover
+
+
+async def _self_test(cfg: Config, name: str) -> list[tuple[str, str, bool, str]]:
+    rubric = load_rubric(cfg.path("rubrics") / f"{name}.yaml")
+    rows = [(name, "rubric loads", True, f"{len(rubric.questions)} questions, {rubric.max_score:g} points")]
+    for label, folder, want_full in (("solution = full marks", "solutions", True),
+                                     ("blank = zero", "assignments", False)):
+        path = cfg.path(folder) / f"{name}.ipynb"
+        if not path.is_file():
+            rows.append((name, label, False, f"missing {path}"))
+            continue
+        result = await grade_notebook(discover([path])[0], rubric, cfg)
+        ok = result.status == "graded" and (result.score == rubric.max_score if want_full else result.score == 0)
+        detail = f"{result.score:g} / {result.max_score:g}"
+        bad = [q for q in result.questions if (q.status != "passed") == want_full]
+        if bad and not ok:
+            detail += "; " + "; ".join(f"{q.id}: {q.feedback}" for q in bad[:3])
+        rows.append((name, label, ok, detail))
+    return rows
+
+
+def validate(config: ConfigOption = None,
+             assignment: t.Annotated[t.Optional[list[str]], typer.Option("--assignment", "-a")] = None) -> int:
+    """Self-test the course: every rubric, its solution and its blank notebook."""
+    cfg = setup(config)
+    names = assignment or available_assignments(cfg)
+
+    async def all_tests():
+        return await asyncio.gather(*(_self_test(cfg, n) for n in names))
+
+    rows = [row for rows in run(all_tests()) for row in rows]
+    table = Table("assignment", "check", "", "detail", title="grader validate")
+    for name, label, ok, detail in rows:
+        table.add_row(name, label, "✅" if ok else "❌", detail)
+    out.print(table)
+    return EXIT_OK if all(ok for *_, ok, _ in rows) else EXIT_FAILED
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(validate)

@@ -1,0 +1,74 @@
+"""Course-wide defaults from `config.yaml` (timeouts, limits, workers, paths).
+
+Paths in the file are relative to the file's own folder. Without `--config`
+the CLI uses `./config.yaml` when there is one, else the project's bundled
+`config.yaml` next to the package.
+"""
+
+from __future__ import annotations
+
+import os
+import typing as t
+from pathlib import Path
+
+from pydantic import Field
+
+from grader.yamlmodel import StrictModel, load_yaml_model
+
+Device = t.Literal["cpu", "cuda"]
+DType = t.Literal["float32", "float64"]
+Format = t.Literal["json", "markdown", "csv"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Paths(StrictModel):
+    assignments: Path = Path("assignments")
+    solutions: Path = Path("solutions")
+    rubrics: Path = Path("rubrics")
+    samples: Path = Path("samples")
+    out: Path = Path("reports")
+
+
+class Execution(StrictModel):
+    """Limits for one submission's kernel. Times in seconds, sizes in MiB/KiB."""
+
+    cell_timeout: float = Field(30, gt=0, description="wall-clock limit per notebook cell")
+    submission_timeout: float = Field(300, gt=0, description="wall-clock limit for a whole submission")
+    call_timeout: float = Field(10, gt=0, description="default limit per call of a student's function")
+    startup_timeout: float = Field(60, gt=0, description="limit for the kernel to become ready")
+    memory_mb: int = Field(2048, ge=512, description="address-space limit of the kernel (RLIMIT_AS)")
+    cpu_seconds: int = Field(600, gt=0, description="CPU-time limit over the kernel's whole life")
+    file_size_mb: int = Field(64, gt=0, description="largest file the kernel may write")
+    output_cap_kb: int = Field(1024, gt=0, description="notebook output kept per submission")
+    network: t.Literal["isolate", "allow"] = "isolate"
+    max_restarts: int = Field(2, ge=0, description="kernel restarts after a crash or an unstoppable cell")
+    torch_threads: int = Field(1, ge=1, description="OMP/MKL threads inside each kernel")
+
+
+class Config(StrictModel):
+    paths: Paths = Paths()
+    execution: Execution = Execution()
+    workers: int = Field(0, ge=0, description="kernels run at once; 0 = number of cores")
+    devices: list[Device] = ["cpu", "cuda"]
+    dtypes: list[DType] = ["float64", "float32"]
+    formats: list[Format] = ["json", "markdown", "csv"]
+    base_dir: Path = Field(PROJECT_ROOT, exclude=True)
+
+    def path(self, name: str) -> Path:
+        p = getattr(self.paths, name)
+        return p if p.is_absolute() else self.base_dir / p
+
+    def worker_count(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+
+def default_config_path() -> Path:
+    local = Path.cwd() / "config.yaml"
+    return local if local.is_file() else PROJECT_ROOT / "config.yaml"
+
+
+def load_config(path: Path | None = None) -> Config:
+    path = Path(path) if path is not None else default_config_path()
+    cfg = load_yaml_model(path, Config)
+    return cfg.model_copy(update={"base_dir": path.resolve().parent})

@@ -1,0 +1,127 @@
+"""Grade one submission: sandboxed kernel -> probe -> trusted checks -> result.
+
+This is the data flow of DESIGN.md for a single notebook. Everything that
+decides a score (inputs, references, comparisons) happens here, in the
+grader's process; the kernel only ever receives call arguments and returns
+plain values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import nbformat
+import torch
+
+from grader import __version__
+from grader.checks.cases import Case, cases_for
+from grader.checks.gradient import Verdict, expected_for, judge_case, judge_question
+from grader.checks.static import NotebookCode
+from grader.config import Config
+from grader.errors import InputError
+from grader.probe.session import CallSpec, ProbeSession
+from grader.probe.values import encode_tensor
+from grader.reports.result import QuestionResult, SubmissionResult
+from grader.rubric.model import GradientCheck, Question, Rubric
+from grader.sandbox.client import KernelStartError, SandboxedKernel
+from grader.submissions import Submission, read_notebook
+
+
+def grader_has_cuda() -> bool:
+    return torch.cuda.is_available()
+
+
+def _result(sub: Submission, rubric: Rubric, status: str, *, message: str = "",
+            questions: list[QuestionResult] | None = None, public_only: bool = False,
+            sandbox: dict | None = None, issues: list[str] | None = None) -> SubmissionResult:
+    questions = questions or []
+    return SubmissionResult(
+        submission=sub.id, source=str(sub.path), sha256=sub.sha256, assignment=rubric.assignment,
+        rubric_version=rubric.version, grader_version=__version__, status=status, message=message,
+        score=round(sum(q.score for q in questions), 6), max_score=rubric.max_score,
+        public_only=public_only, sandbox=sandbox or {}, notebook_issues=issues or [], questions=questions)
+
+
+def not_run(question: Question, why: str) -> QuestionResult:
+    return QuestionResult(id=question.id, title=question.title, calls=question.calls, score=0.0,
+                          max_score=question.points, status="not_run", feedback=why)
+
+
+class QuestionGrader:
+    """Runs one question's cases through the probe and judges them."""
+
+    def __init__(self, rubric: Rubric, cfg: Config, session: ProbeSession, code: NotebookCode,
+                 public_only: bool):
+        self.rubric, self.cfg, self.session, self.code = rubric, cfg, session, code
+        self.public_only = public_only
+
+    def _plan(self, q: Question) -> tuple[list[Case], dict[str, tuple[int, str]]]:
+        dtypes = q.dtypes or self.rubric.defaults.dtypes or self.cfg.dtypes
+        devices = q.devices or self.rubric.defaults.devices or self.cfg.devices
+        cases = cases_for(q, dtypes, devices, hidden=not self.public_only)
+        skipped: dict[str, tuple[int, str]] = {}
+        if "cuda" in devices and not (grader_has_cuda() and self.session.kernel_cuda):
+            why = ("CUDA is not available to the grader" if not grader_has_cuda()
+                   else "CUDA is not available inside the kernel")
+            n = sum(c.device == "cuda" for c in cases)
+            skipped["cuda"] = (n, why + "; these cases do not count")
+            cases = [c for c in cases if c.device != "cuda"]
+        return cases, skipped
+
+    async def grade(self, q: Question) -> QuestionResult:
+        cases, skipped = self._plan(q)
+        timeout = q.call_timeout or self.rubric.defaults.call_timeout or self.cfg.execution.call_timeout
+        calls = [CallSpec([encode_tensor(a, c.dtype) for a in c.args.values()], c.device, timeout)
+                 for c in cases]
+        watch = isinstance(q.check, GradientCheck) and "autograd" in q.check.forbid
+        outcomes = await self.session.call(q.calls[0], calls, watch_autograd=watch)
+        verdicts: list[Verdict] = []
+        for case, out in zip(cases, outcomes):
+            device = case.device if case.device == "cpu" or grader_has_cuda() else "cpu"
+            ref, known = expected_for(q, case, device)
+            verdicts.append(judge_case(q, case, out, ref, known))
+        findings = self.code.autograd_uses(q.calls[0]) if watch else []
+        return judge_question(q, verdicts, skipped, findings)
+
+
+async def grade_notebook(sub: Submission, rubric: Rubric, cfg: Config, *,
+                         public_only: bool = False) -> SubmissionResult:
+    """Grade one submission; never raises for anything the student did."""
+    try:
+        nb = read_notebook(sub.path)
+    except InputError as exc:
+        return _result(sub, rubric, "invalid", message=str(exc), public_only=public_only,
+                       questions=[not_run(q, "the notebook could not be read") for q in rubric.questions])
+    return await _grade_valid(sub, nb, rubric, cfg, public_only)
+
+
+async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubric, cfg: Config,
+                       public_only: bool) -> SubmissionResult:
+    wants_cuda = grader_has_cuda() and "cuda" in (rubric.defaults.devices or cfg.devices)
+    kernel = SandboxedKernel(nb, cfg.execution, cuda=wants_cuda)
+    done: list[QuestionResult] = []
+    message = ""
+    try:
+        async with asyncio.timeout(cfg.execution.submission_timeout):
+            log = await kernel.run_notebook()
+            session = ProbeSession(kernel)
+            if not await session.install():
+                message = "the notebook's kernel could not be probed (it died or never finished)"
+            grader = QuestionGrader(rubric, cfg, session, NotebookCode(nb), public_only)
+            for q in rubric.questions:
+                done.append(await grader.grade(q))
+    except TimeoutError:
+        message = f"stopped at the submission time limit ({cfg.execution.submission_timeout:g} s)"
+    except KernelStartError as exc:
+        await kernel.close()
+        return _result(sub, rubric, "error", message=str(exc), public_only=public_only,
+                       questions=[not_run(q, "the kernel did not start") for q in rubric.questions])
+    finally:
+        await kernel.close()
+    graded = {q.id for q in done}
+    done += [not_run(q, message or "not graded") for q in rubric.questions if q.id not in graded]
+    issues = [f"cell {i.cell + 1}: {i.message}" if i.cell >= 0 else i.message for i in kernel.log.issues]
+    sandbox = {"network": kernel.log.network, "restarts": kernel.log.restarts,
+               "output_truncated": kernel.log.output_truncated}
+    return _result(sub, rubric, "graded", message=message, questions=done, public_only=public_only,
+                   sandbox=sandbox, issues=issues)

@@ -1,0 +1,84 @@
+"""The result of grading one submission: the one JSON file every report reads.
+
+Deterministic by construction (no timestamps, no timings, sorted keys), so
+the same submission, rubric and seed give the same bytes. Written
+atomically: a temporary file in the same folder, fsync, then rename.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import typing as t
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+Status = t.Literal["passed", "failed", "not_implemented", "missing", "error", "timeout",
+                   "crashed", "forbidden", "not_run"]
+
+
+class DeviceCount(BaseModel):
+    passed: int = 0
+    total: int = 0
+    skipped: int = 0
+    skip_reason: str | None = None
+
+
+class CaseReport(BaseModel):
+    """A failing public case, shown to the student in full (hidden ones never are)."""
+
+    case: str
+    message: str
+    inputs: dict[str, t.Any] = Field(default_factory=dict)
+    expected: t.Any = None
+    got: t.Any = None
+
+
+class QuestionResult(BaseModel):
+    id: str
+    title: str | None = None
+    calls: list[str]
+    score: float
+    max_score: float
+    status: Status
+    feedback: str
+    hints: list[str] = Field(default_factory=list)
+    worst_error: float | None = Field(None, description="worst |got-ref| / (atol + rtol |ref|)")
+    cases: dict[str, DeviceCount] = Field(default_factory=dict, description="per device")
+    public_failures: list[CaseReport] = Field(default_factory=list)
+    hidden_failed: int = 0
+
+
+class SubmissionResult(BaseModel):
+    submission: str
+    source: str
+    sha256: str
+    assignment: str
+    rubric_version: int
+    grader_version: str
+    status: t.Literal["graded", "invalid", "error"]
+    message: str = ""
+    score: float
+    max_score: float
+    public_only: bool = False
+    sandbox: dict[str, t.Any] = Field(default_factory=dict)
+    notebook_issues: list[str] = Field(default_factory=list)
+    questions: list[QuestionResult] = Field(default_factory=list)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2) + "\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,39 @@
+"""Find and load a rubric by assignment name or path."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from grader.config import Config
+from grader.errors import InputError
+from grader.rubric.model import Rubric
+from grader.yamlmodel import load_yaml_model
+
+
+def load_rubric(path: Path) -> Rubric:
+    rubric = load_yaml_model(Path(path), Rubric)
+    return rubric
+
+
+def available_assignments(cfg: Config) -> list[str]:
+    folder = cfg.path("rubrics")
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def find_rubric(cfg: Config, assignment: str) -> Path:
+    """`assignment` is a rubric path or the name of a rubric in the rubrics folder."""
+    as_path = Path(assignment)
+    if as_path.suffix in (".yaml", ".yml"):
+        if not as_path.is_file():
+            raise InputError(as_path, "no such rubric file")
+        return as_path
+    path = cfg.path("rubrics") / f"{assignment}.yaml"
+    if path.is_file():
+        return path
+    names = available_assignments(cfg)
+    close = difflib.get_close_matches(assignment, names, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else (
+        f" (available: {', '.join(names)})" if names else "")
+    raise InputError(cfg.path("rubrics"), f"no rubric for assignment '{assignment}'{hint}",
+                     key="--assignment")

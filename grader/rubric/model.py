@@ -1,0 +1,155 @@
+"""The rubric format, as pydantic models (`grader schema` prints it as JSON Schema).
+
+A rubric is trusted course material: its expressions are torch code that the
+grader evaluates in its own process to build references. Nothing here is ever
+sent to the student's kernel except the arguments of each call.
+"""
+
+from __future__ import annotations
+
+import ast
+import typing as t
+
+from pydantic import Field, field_validator, model_validator
+
+from grader.config import Device, DType
+from grader.yamlmodel import StrictModel
+
+MatrixKind = t.Literal["general", "symmetric", "spd", "well_conditioned", "positive_det"]
+
+#: names an expression may use besides the question's arguments
+EXPRESSION_GLOBALS = ("torch",)
+
+
+def _check_expression(expr: str, names: t.Iterable[str]) -> str:
+    try:
+        tree = ast.parse(expr, mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"not a Python expression: {exc.msg}") from None
+    allowed = set(names) | set(EXPRESSION_GLOBALS)
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    unknown = sorted(used - allowed)
+    if unknown:
+        raise ValueError(f"expression uses unknown name(s) {', '.join(unknown)}; "
+                         f"allowed: {', '.join(sorted(allowed))}")
+    return expr
+
+
+class Tolerance(StrictModel):
+    rtol: float = Field(ge=0)
+    atol: float = Field(ge=0)
+
+
+class ArgSpec(StrictModel):
+    """One tensor argument: its shape in dimension symbols (or numbers) and its kind."""
+
+    shape: list[t.Union[int, str]] = Field(description="e.g. [m, n]; symbols get sizes from `dims`")
+    kind: MatrixKind = Field("general", description="how the values are drawn (square kinds need n x n)")
+
+    @model_validator(mode="after")
+    def _square_kinds(self) -> "ArgSpec":
+        if self.kind != "general" and (len(self.shape) != 2 or self.shape[0] != self.shape[1]):
+            raise ValueError(f"kind '{self.kind}' needs a square shape [n, n]")
+        return self
+
+
+class CaseSet(StrictModel):
+    count: int = Field(ge=0, le=1000)
+    seed: int = Field(ge=0)
+
+
+class Cases(StrictModel):
+    public: CaseSet
+    hidden: CaseSet = CaseSet(count=0, seed=0)
+
+
+class Mistake(StrictModel):
+    """A known wrong answer (a torch expression of the arguments) and the hint it earns."""
+
+    when: str = Field(description="torch expression giving the wrong answer, e.g. '2 * A @ x'")
+    hint: str
+
+
+class GradientCheck(StrictModel):
+    """Compare the student's result with the denominator-layout gradient of `of` w.r.t. `wrt`."""
+
+    kind: t.Literal["gradient"]
+    of: str = Field(description="torch expression of the arguments (scalar- or vector-valued)")
+    wrt: str = Field(description="the argument to differentiate with respect to")
+    forbid: list[t.Literal["autograd"]] = Field(
+        default_factory=list, description="'autograd': flag torch autograd inside the student's code")
+    mistakes: list[Mistake] = Field(default_factory=list)
+
+
+Check = t.Annotated[t.Union[GradientCheck], Field(discriminator="kind")]
+
+
+class Question(StrictModel):
+    id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    title: t.Optional[str] = None
+    points: float = Field(gt=0)
+    calls: list[str] = Field(min_length=1, description="student names; the first is the function called")
+    args: dict[str, ArgSpec] = Field(description="call arguments, in call order")
+    dims: dict[str, tuple[int, int]] = Field(
+        default_factory=dict, description="inclusive size range per dimension symbol; "
+        "distinct symbols always get distinct sizes")
+    check: Check
+    cases: Cases
+    dtypes: t.Optional[list[DType]] = None
+    devices: t.Optional[list[Device]] = None
+    tolerance: dict[DType, Tolerance] = Field(default_factory=dict)
+    call_timeout: t.Optional[float] = Field(None, gt=0)
+    partial_credit: bool = Field(False, description="score = points x passed/total instead of all or nothing")
+
+    @field_validator("dims")
+    @classmethod
+    def _ranges(cls, dims: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+        for name, (lo, hi) in dims.items():
+            if not 1 <= lo <= hi:
+                raise ValueError(f"dims.{name}: need 1 <= low <= high, got [{lo}, {hi}]")
+        return dims
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Question":
+        symbols = {s for a in self.args.values() for s in a.shape if isinstance(s, str)}
+        missing = sorted(symbols - set(self.dims))
+        if missing:
+            raise ValueError(f"dimension symbol(s) {', '.join(missing)} need a range in `dims`")
+        for name in self.args:
+            if not name.isidentifier():
+                raise ValueError(f"argument name '{name}' is not an identifier")
+        if isinstance(self.check, GradientCheck):
+            if self.check.wrt not in self.args:
+                raise ValueError(f"check.wrt '{self.check.wrt}' is not one of the args "
+                                 f"({', '.join(self.args)})")
+            _check_expression(self.check.of, self.args)
+            for m in self.check.mistakes:
+                _check_expression(m.when, self.args)
+        return self
+
+
+class Defaults(StrictModel):
+    dtypes: t.Optional[list[DType]] = None
+    devices: t.Optional[list[Device]] = None
+    call_timeout: t.Optional[float] = Field(None, gt=0)
+
+
+class Rubric(StrictModel):
+    assignment: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    title: str = ""
+    version: int = Field(1, ge=1, description="bump when a change should re-grade old results")
+    defaults: Defaults = Defaults()
+    questions: list[Question] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> "Rubric":
+        seen: set[str] = set()
+        for q in self.questions:
+            if q.id in seen:
+                raise ValueError(f"question id '{q.id}' appears twice")
+            seen.add(q.id)
+        return self
+
+    @property
+    def max_score(self) -> float:
+        return sum(q.points for q in self.questions)

@@ -1,0 +1,331 @@
+"""One sandboxed kernel per submission, driven by nbclient.
+
+`SandboxedKernel` starts the kernel through `launcher.py` (limits, no
+network, private working directory, a subreaper init above it), runs the
+notebook cell by cell and keeps going past failing cells, then stays alive so
+the probe can ask it for values. A cell that kills the kernel, or that runs
+past its limit and ignores the interrupt, is skipped after a restart: the
+notebook is run again without it, so functions defined elsewhere still count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from queue import Empty
+
+import nbformat
+from jupyter_client import AsyncKernelManager
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+
+from grader.config import Execution
+from grader.sandbox.reap import kill_tree
+
+LAUNCHER = Path(__file__).with_name("launcher.py")
+TIMEOUT_ENAME = "CellTimeoutError"
+
+
+class KernelStartError(RuntimeError):
+    pass
+
+
+@functools.lru_cache(maxsize=1)
+def network_isolation_available() -> bool:
+    """Whether `launcher.py` can put a kernel in its own network namespace here."""
+    try:
+        out = subprocess.run([sys.executable, str(LAUNCHER), "--probe"], capture_output=True,
+                             text=True, timeout=30, check=False)
+        return bool(json.loads(out.stdout or "{}").get("network"))
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return False
+
+
+class _SandboxSpecs(KernelSpecManager):
+    """Every kernel name resolves to the sandbox launcher."""
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        return KernelSpec(
+            argv=[sys.executable, str(LAUNCHER), "-f", "{connection_file}"],
+            display_name="grader sandbox", language="python", name=kernel_name,
+            interrupt_mode="signal", env={}, resource_dir=str(LAUNCHER.parent))
+
+
+@dataclass
+class CellIssue:
+    cell: int           # index of the cell in the notebook
+    kind: str           # "error" | "timeout" | "crash" | "output"
+    message: str        # one line, for the report
+
+
+@dataclass
+class ExecResult:
+    """What one probe execution gave back. Only `value_text` carries data."""
+
+    value_text: str | None = None      # text/plain of the execute_result
+    error: str | None = None           # "EName: message" if the code raised
+    timed_out: bool = False
+    died: bool = False
+
+
+@dataclass
+class ExecutionLog:
+    issues: list[CellIssue] = field(default_factory=list)
+    restarts: int = 0
+    network: str = "allowed"
+    output_truncated: bool = False
+    finished: bool = False            # every cell was run (or skipped for a reason)
+
+
+class _CappedClient(NotebookClient):
+    """NotebookClient that keeps at most `cap` characters of output.
+
+    nbclient has no output limit; past the cap outputs are dropped and the
+    running cell is interrupted once. In probe mode only the execute_result
+    is kept: what the student's function prints is never read.
+    """
+
+    cap: int = 1 << 20
+    used: int = 0
+    truncated: bool = False
+    probe_mode: bool = False
+    _interrupted_for_cap: bool = False
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        size = len(content.get("text", "")) + sum(
+            len(v) if isinstance(v, str) else len(json.dumps(v)) for v in content.get("data", {}).values())
+        if self.probe_mode and msg["msg_type"] != "execute_result":
+            size_ok = True
+            self.used += size
+        else:
+            self.used += size
+            size_ok = self.used <= self.cap
+        if self.used > self.cap:
+            self.truncated = True
+            if not self._interrupted_for_cap and self.km is not None:
+                self._interrupted_for_cap = True
+                asyncio.ensure_future(self.km.interrupt_kernel())
+        if self.probe_mode and msg["msg_type"] != "execute_result":
+            return None
+        if not size_ok:
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+class SandboxedKernel:
+    """A kernel for one submission: run its notebook, then answer probe calls."""
+
+    def __init__(self, nb: nbformat.NotebookNode, limits: Execution, *, cuda: bool = False):
+        self.nb = nb
+        self.limits = limits
+        self.cuda = cuda
+        self.log = ExecutionLog()
+        self._skip: dict[int, CellIssue] = {}
+        self._root = Path(tempfile.mkdtemp(prefix="grader-"))
+        self.workdir = self._root / "work"           # the student's cwd and HOME
+        self._runtime = self._root / "rt"            # connection file, ipc sockets
+        self.workdir.mkdir()
+        self._runtime.mkdir()
+        self._client: _CappedClient | None = None
+        self._network = "isolate" if (limits.network == "isolate"
+                                      and network_isolation_available()) else "allow"
+        self.log.network = "isolated" if self._network == "isolate" else "allowed"
+
+    # -- lifecycle ---------------------------------------------------------
+    def _env(self) -> dict[str, str]:
+        threads = str(self.limits.torch_threads)
+        sandbox = {"memory_mb": self.limits.memory_mb, "cpu_seconds": self.limits.cpu_seconds,
+                   "file_size_mb": self.limits.file_size_mb, "network": self._network,
+                   "workdir": str(self.workdir), "cuda": self.cuda}
+        tmp = self.workdir / ".tmp"
+        tmp.mkdir(exist_ok=True)
+        # A clean environment: nothing of the grader's (tokens, paths) reaches the kernel.
+        return {
+            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "HOME": str(self.workdir), "TMPDIR": str(tmp), "LANG": "C.UTF-8",
+            "IPYTHONDIR": str(self._runtime / "ipython"),
+            "MALLOC_ARENA_MAX": "2",  # keeps torch inside a tight RLIMIT_AS
+            "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+            "PYTHONDONTWRITEBYTECODE": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+            "GRADER_SANDBOX": json.dumps(sandbox),
+        }
+
+    async def start(self) -> None:
+        km = AsyncKernelManager(kernel_name="grader-sandbox", kernel_spec_manager=_SandboxSpecs(),
+                                transport="ipc", ip=str(self._runtime / "ipc"),
+                                connection_file=str(self._runtime / "kernel.json"))
+        client = _CappedClient(self.nb, km=km, timeout=int(self.limits.cell_timeout) or 1,
+                               startup_timeout=int(self.limits.startup_timeout),
+                               allow_errors=True, interrupt_on_timeout=True,
+                               error_on_timeout={"ename": TIMEOUT_ENAME, "evalue": "", "traceback": []},
+                               iopub_timeout=2, shutdown_kernel="immediate",
+                               timeout_func=self._cell_timeout)
+        client.cap = self.limits.output_cap_kb * 1024
+        self._client = client
+        stderr = open(self._runtime / "kernel.stderr", "ab")
+        try:
+            await client.async_start_new_kernel(cwd=str(self.workdir), env=self._env(),
+                                                stdout=subprocess.DEVNULL, stderr=stderr)
+            await client.async_start_new_kernel_client()
+        except Exception as exc:  # noqa: BLE001 - any start failure is reported, not raised
+            await self._kill()
+            raise KernelStartError(f"the kernel did not start: {type(exc).__name__}: {exc}") from None
+        finally:
+            stderr.close()
+
+    def _cell_timeout(self, cell) -> int:
+        return cell.get("metadata", {}).get("grader_timeout") or max(1, round(self.limits.cell_timeout))
+
+    @property
+    def pid(self) -> int | None:
+        km = self._client.km if self._client else None
+        proc = getattr(getattr(km, "provisioner", None), "process", None)
+        return proc.pid if proc is not None else None
+
+    async def _kill(self) -> None:
+        """Kill the kernel's whole process tree and release the client."""
+        client = self._client
+        if client is None:
+            return
+        if self.pid is not None:
+            kill_tree(self.pid)
+        try:
+            if client.kc is not None:
+                client.kc.stop_channels()
+            if client.km is not None:
+                await client.km.shutdown_kernel(now=True)
+                await client.km.cleanup_resources()
+        except Exception:  # noqa: BLE001 - the tree is already dead; tidy up best-effort
+            pass
+        self._client = None
+
+    async def close(self) -> None:
+        await self._kill()
+        shutil.rmtree(self._root, ignore_errors=True)
+
+    @property
+    def alive(self) -> bool:
+        return self._client is not None
+
+    # -- the notebook --------------------------------------------------------
+    async def run_notebook(self) -> ExecutionLog:
+        """Run every code cell; restart and skip a cell that kills or wedges the kernel."""
+        for attempt in range(self.limits.max_restarts + 1):
+            if attempt:
+                self.log.restarts += 1
+            await self.start()
+            if await self._run_cells():
+                self.log.finished = True
+                break
+        self.log.issues.extend(self._skip.values())
+        self.log.issues.sort(key=lambda i: i.cell)
+        return self.log
+
+    async def _run_cells(self) -> bool:
+        assert self._client is not None
+        client = self._client
+        issues: list[CellIssue] = []
+        for index, cell in enumerate(self.nb.cells):
+            if cell.cell_type != "code" or index in self._skip:
+                continue
+            client.probe_mode = False
+            client._interrupted_for_cap = False
+            outcome = await self._execute(cell, index)
+            if outcome.died or (outcome.timed_out and not await self._responsive()):
+                kind = "crash" if outcome.died else "timeout"
+                why = ("the kernel died while running this cell" if outcome.died else
+                       f"ran past the {self.limits.cell_timeout:g} s limit and could not be interrupted")
+                self._skip[index] = CellIssue(index, kind, why + "; skipped on a restart")
+                await self._kill()
+                return False
+            if outcome.timed_out:
+                issues.append(CellIssue(index, "timeout",
+                                        f"interrupted after {self.limits.cell_timeout:g} s"))
+            elif outcome.error:
+                issues.append(CellIssue(index, "error", outcome.error))
+        if client.truncated:
+            self.log.output_truncated = True
+            issues.append(CellIssue(-1, "output", f"output past {self.limits.output_cap_kb} KiB was "
+                                    "dropped (and the cell printing it interrupted)"))
+        self.log.issues = issues
+        return True
+
+    async def _execute(self, cell, index: int) -> ExecResult:
+        client = self._client
+        assert client is not None
+        replies: list[dict] = []
+        client.on_cell_executed = lambda **kw: replies.append(kw.get("execute_reply") or {})
+        try:
+            await client.async_execute_cell(cell, index, store_history=not client.probe_mode)
+        except DeadKernelError:
+            return ExecResult(died=True)
+        except Exception as exc:  # noqa: BLE001 - a broken channel is a dead kernel for us
+            return ExecResult(died=True, error=f"{type(exc).__name__}: {exc}")
+        content = (replies[-1] if replies else {}).get("content", {})
+        result = ExecResult()
+        if content.get("status") == "error":
+            if content.get("ename") == TIMEOUT_ENAME:
+                result.timed_out = True
+            else:
+                result.error = f"{content.get('ename', 'Error')}: {content.get('evalue', '')}"
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "execute_result":
+                result.value_text = out.get("data", {}).get("text/plain")
+        return result
+
+    async def _responsive(self, grace: float = 3.0) -> bool:
+        """After an interrupt: does the kernel answer a trivial request again?"""
+        kc = self._client.kc if self._client else None
+        if kc is None:
+            return False
+        msg_id = kc.execute("", silent=True, store_history=False)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while (left := deadline - loop.time()) > 0:
+            try:
+                msg = await kc.get_shell_msg(timeout=left)
+            except Empty:
+                return False
+            if msg["parent_header"].get("msg_id") == msg_id:
+                return True
+        return False
+
+    # -- probe calls -----------------------------------------------------------
+    async def execute(self, code: str, timeout: float) -> ExecResult:
+        """Run grader code in the kernel; a wedged kernel is killed (result.died)."""
+        if self._client is None:
+            return ExecResult(died=True)
+        cell = nbformat.v4.new_code_cell(code)
+        cell.metadata["grader_timeout"] = max(1, int(timeout + 0.999))
+        client = self._client
+        client.probe_mode, client._interrupted_for_cap, client.used = True, False, 0
+        # nbclient stores the executed cell into client.nb: give it a scratch notebook
+        client.nb = nbformat.v4.new_notebook(cells=[cell])
+        try:
+            result = await self._execute(cell, 0)
+        finally:
+            client.nb = self.nb
+        if result.died or (result.timed_out and not await self._responsive()):
+            await self._kill()
+            result.died = True
+        return result
+
+    async def restart(self) -> bool:
+        """Start over after a probe call killed the kernel: run the notebook again."""
+        await self._kill()
+        if self.log.restarts >= self.limits.max_restarts:
+            return False
+        self.log.restarts += 1
+        await self.start()
+        return await self._run_cells()

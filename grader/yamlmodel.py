@@ -1,0 +1,150 @@
+"""Load a YAML file into a pydantic model, with one-line errors.
+
+Shared by `config.yaml` and the rubrics. A validation error becomes
+``FILE:LINE: KEY.PATH: what is wrong (did you mean 'x'?)``: the line comes
+from the YAML node the key path points at, the close match from the field
+names of the model at that place.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing as t
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from grader.errors import InputError
+
+M = t.TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Base for every file-backed model: unknown keys are errors, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def load_yaml_model(path: Path, model: type[M], *, context: dict | None = None) -> M:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "no such file" if not path.exists() else "not a file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"cannot read: {exc}") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(path, f"invalid YAML: {problem}", line=line) from None
+    if not isinstance(data, dict):
+        raise InputError(path, "expected a mapping of keys at the top level", line=1)
+    try:
+        return model.model_validate(data, context=context)
+    except ValidationError as exc:
+        raise _first_error(path, node, model, exc) from None
+
+
+def _first_error(path: Path, node: yaml.Node | None, model: type[BaseModel],
+                 exc: ValidationError) -> InputError:
+    err = exc.errors(include_url=False)[0]
+    loc = tuple(err["loc"])
+    # pydantic appends the union member's tag to the location; drop such parts
+    loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
+    key = _dotted(loc)
+    line = _line_of(node, loc)
+    if err["type"] == "extra_forbidden":
+        fields = _fields_at(model, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), fields, n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else (
+            f" (allowed: {', '.join(sorted(fields))})" if fields else "")
+        return InputError(path, f"unknown key{hint}", key=key, line=line)
+    if err["type"] == "missing":
+        return InputError(path, "required key is missing", key=key,
+                          line=_line_of(node, loc[:-1]))
+    msg = err["msg"]
+    if err["type"] in ("literal_error", "enum") and "expected" in err.get("ctx", {}):
+        given = err.get("input")
+        choices = [c.strip(" '\"") for c in str(err["ctx"]["expected"]).replace(" or ", ",").split(",")]
+        close = difflib.get_close_matches(str(given), choices, n=1, cutoff=0.6)
+        if close:
+            msg += f" (did you mean '{close[0]}'?)"
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    return InputError(path, msg, key=key or None, line=line)
+
+
+def _dotted(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _line_of(node: yaml.Node | None, loc: tuple) -> int | None:
+    """1-based line of the YAML node at `loc` (or of its nearest existing parent)."""
+    best = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if getattr(k, "value", None) == str(part)), None)
+            key_node = next((k for k, v in node.value if getattr(k, "value", None) == str(part)), None)
+            if nxt is None:
+                break
+            best = key_node.start_mark.line + 1
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            best = node.start_mark.line + 1
+        else:
+            break
+    return best
+
+
+def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names of the model(s) found by following `loc` through annotations."""
+    current: list[t.Any] = [model]
+    for part in loc:
+        nxt: list[t.Any] = []
+        for tp in current:
+            for m in _models_in(tp):
+                if isinstance(part, str) and part in m.model_fields:
+                    nxt.append(m.model_fields[part].annotation)
+            for container_arg in _container_items(tp):
+                nxt.append(container_arg)
+        current = nxt
+    names: set[str] = set()
+    for tp in current:
+        for m in _models_in(tp):
+            names.update(m.model_fields)
+    return sorted(names)
+
+
+def _models_in(tp: t.Any) -> list[type[BaseModel]]:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [tp]
+    out = []
+    for arg in t.get_args(tp):
+        out.extend(_models_in(arg))
+    return out
+
+
+def _container_items(tp: t.Any) -> list[t.Any]:
+    """Element types of list/dict annotations (also inside Optional/Union/Annotated)."""
+    origin = t.get_origin(tp)
+    args = t.get_args(tp)
+    if origin in (list, tuple, set, frozenset):
+        return list(args[:1])
+    if origin is dict:
+        return list(args[1:2])
+    if origin in (t.Union, t.Annotated, types.UnionType):
+        out = []
+        for a in args:
+            out.extend(_container_items(a))
+        return out
+    return []
