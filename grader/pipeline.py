@@ -14,6 +14,7 @@ import nbformat
 import torch
 
 from grader import __version__
+from grader.checks import reference
 from grader.checks.cases import Case, cases_for
 from grader.checks.gradient import Verdict, expected_for, judge_case, judge_question
 from grader.checks.static import NotebookCode
@@ -101,9 +102,11 @@ async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubri
     kernel = SandboxedKernel(nb, cfg.execution, cuda=wants_cuda)
     done: list[QuestionResult] = []
     message = ""
+    warm = asyncio.create_task(asyncio.to_thread(reference.warm_up))
     try:
         async with asyncio.timeout(cfg.execution.submission_timeout):
-            log = await kernel.run_notebook()
+            await kernel.run_notebook()
+            await warm
             session = ProbeSession(kernel)
             if not await session.install():
                 message = "the notebook's kernel could not be probed (it died or never finished)"

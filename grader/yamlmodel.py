@@ -53,10 +53,10 @@ def load_yaml_model(path: Path, model: type[M], *, context: dict | None = None) 
 
 def _first_error(path: Path, node: yaml.Node | None, model: type[BaseModel],
                  exc: ValidationError) -> InputError:
-    err = exc.errors(include_url=False)[0]
-    loc = tuple(err["loc"])
-    # pydantic appends the union member's tag to the location; drop such parts
-    loc = tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
+    errors = exc.errors(include_url=False)
+    # a typo'd key also shows up as a missing one: report the typo, it explains both
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    loc = _without_tags(model, tuple(err["loc"]))
     key = _dotted(loc)
     line = _line_of(node, loc)
     if err["type"] == "extra_forbidden":
@@ -69,6 +69,14 @@ def _first_error(path: Path, node: yaml.Node | None, model: type[BaseModel],
         return InputError(path, "required key is missing", key=key,
                           line=_line_of(node, loc[:-1]))
     msg = err["msg"]
+    if err["type"] == "union_tag_invalid":
+        ctx = err.get("ctx", {})
+        field, tag = str(ctx.get("discriminator", "kind")).strip("'"), str(ctx.get("tag"))
+        expected = [x.strip(" '") for x in str(ctx.get("expected_tags", "")).split(",")]
+        close = difflib.get_close_matches(tag, expected, n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else f" (expected one of: {', '.join(expected)})"
+        return InputError(path, f"unknown value '{tag}'{hint}", key=f"{key}.{field}",
+                          line=_line_of(node, (*loc, field)))
     if err["type"] in ("literal_error", "enum") and "expected" in err.get("ctx", {}):
         given = err.get("input")
         choices = [c.strip(" '\"") for c in str(err["ctx"]["expected"]).replace(" or ", ",").split(",")]
@@ -78,6 +86,32 @@ def _first_error(path: Path, node: yaml.Node | None, model: type[BaseModel],
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     return InputError(path, msg, key=key or None, line=line)
+
+
+def _without_tags(model: type[BaseModel], loc: tuple) -> tuple:
+    """Drop the parts pydantic inserts for union members (a discriminator's value)."""
+    out: list = []
+    current: list[t.Any] = [model]
+    for part in loc:
+        models = [m for tp in current for m in _models_in(tp)]
+        if isinstance(part, str) and models and not any(part in m.model_fields for m in models) \
+                and part in _tag_values(models):
+            continue
+        out.append(part)
+        nxt: list[t.Any] = []
+        for tp in current:
+            for m in _models_in(tp):
+                if isinstance(part, str) and part in m.model_fields:
+                    nxt.append(m.model_fields[part].annotation)
+            nxt.extend(_container_items(tp))
+        current = nxt
+    return tuple(out)
+
+
+def _tag_values(models: list[type[BaseModel]]) -> set[str]:
+    """Values of Literal fields: the possible discriminator tags of these models."""
+    return {str(v) for m in models for f in m.model_fields.values()
+            if t.get_origin(f.annotation) is t.Literal for v in t.get_args(f.annotation)}
 
 
 def _dotted(loc: tuple) -> str:

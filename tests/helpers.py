@@ -1,0 +1,55 @@
+"""Shared helpers: build notebook variants of the solution and grade them in-process."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import nbformat
+
+from grader.batch import grade_batch
+from grader.config import PROJECT_ROOT, Config, load_config
+from grader.reports.result import SubmissionResult
+from grader.rubric import load_rubric
+from grader.submissions import discover
+
+ROOT = PROJECT_ROOT
+SOLUTION = ROOT / "solutions" / "matrix_calculus.ipynb"
+BLANK = ROOT / "assignments" / "matrix_calculus.ipynb"
+RUBRIC = ROOT / "rubrics" / "matrix_calculus.yaml"
+
+
+def config(**execution) -> Config:
+    cfg = load_config(ROOT / "config.yaml")
+    if execution:
+        cfg = cfg.model_copy(update={"execution": cfg.execution.model_copy(update=execution)})
+    return cfg
+
+
+def notebook_with(base: Path, cells: list[str], *, drop_check_cell: bool = True) -> nbformat.NotebookNode:
+    """`base` with extra code cells appended (a later `def` replaces an earlier one,
+    as when a student re-runs a cell)."""
+    nb = nbformat.read(base, as_version=4)
+    if drop_check_cell:   # the solution's own self-check cell prints a lot and costs time
+        nb.cells = [c for c in nb.cells if "_numerical_grad" not in c.source]
+    nb.cells += [nbformat.v4.new_code_cell(src) for src in cells]
+    return nb
+
+
+def write(nb: nbformat.NotebookNode, folder: Path, name: str) -> Path:
+    path = folder / f"{name}.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def grade(paths: list[Path], out: Path, *, cfg: Config | None = None, workers: int = 2,
+          public_only: bool = False) -> dict[str, SubmissionResult]:
+    cfg = cfg or config()
+    rubric = load_rubric(RUBRIC)
+    subs = discover(paths)
+    results = asyncio.run(grade_batch(subs, rubric, cfg, out, workers=workers, public_only=public_only))
+    return {r.submission: r for r in results}
+
+
+def by_question(result: SubmissionResult) -> dict:
+    return {q.id: q for q in result.questions}
