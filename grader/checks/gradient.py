@@ -129,11 +129,14 @@ def _modified_arguments(case: Case, out: CallOutcome) -> str | None:
 
 
 def show(t: torch.Tensor | None) -> object:
+    """A tensor for the feedback: whole when small, else its shape and first entries;
+    6 significant digits (the comparison itself used every bit)."""
     if t is None:
         return None
+    rounded = [float(f"{v:.6g}") for v in t.reshape(-1).tolist()]
     if t.numel() <= SHOW_IN_FULL:
-        return t.tolist()
-    return {"shape": list(t.shape), "first": t.reshape(-1)[:8].tolist()}
+        return torch.tensor(rounded, dtype=torch.float64).reshape(t.shape).tolist()
+    return {"shape": list(t.shape), "first": rounded[:8]}
 
 
 def judge_question(question: Question, verdicts: list[Verdict], skipped: dict[str, tuple[int, str]],

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
@@ -33,6 +34,7 @@ from grader.sandbox.reap import kill_tree
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
 TIMEOUT_ENAME = "CellTimeoutError"
+FLOOD_GRACE_S = 2.0   # output still pouring in this long past the cap: interrupt the cell
 
 
 class KernelStartError(RuntimeError):
@@ -99,27 +101,37 @@ class _CappedClient(NotebookClient):
     truncated: bool = False
     probe_mode: bool = False
     _interrupted_for_cap: bool = False
+    _over_cap_since: float | None = None
 
     def output(self, outs, msg, display_id, cell_index):
-        content = msg.get("content", {})
-        size = len(content.get("text", "")) + sum(
-            len(v) if isinstance(v, str) else len(json.dumps(v)) for v in content.get("data", {}).values())
-        if self.probe_mode and msg["msg_type"] != "execute_result":
-            size_ok = True
-            self.used += size
-        else:
-            self.used += size
-            size_ok = self.used <= self.cap
-        if self.used > self.cap:
-            self.truncated = True
-            if not self._interrupted_for_cap and self.km is not None:
-                self._interrupted_for_cap = True
-                asyncio.ensure_future(self.km.interrupt_kernel())
-        if self.probe_mode and msg["msg_type"] != "execute_result":
-            return None
-        if not size_ok:
-            return None
-        return super().output(outs, msg, display_id, cell_index)
+        is_reply = self.probe_mode and msg["msg_type"] == "execute_result"
+        if not is_reply:   # the probe's own reply is bounded by the protocol, not by the cap
+            content = msg.get("content", {})
+            self.used += len(content.get("text", "")) + sum(
+                len(v) if isinstance(v, str) else len(json.dumps(v))
+                for v in content.get("data", {}).values())
+            if self.used > self.cap:
+                self._over_cap()
+        keep = is_reply if self.probe_mode else self.used <= self.cap
+        return super().output(outs, msg, display_id, cell_index) if keep else None
+
+    def _over_cap(self) -> None:
+        # A cell that printed one big blob has usually finished by the time we see
+        # it, and an interrupt would then hit the *next* cell. So interrupt only
+        # a flood that is still going a while after crossing the cap.
+        self.truncated = True
+        now = time.monotonic()
+        if self._over_cap_since is None:
+            self._over_cap_since = now
+        elif (now - self._over_cap_since > FLOOD_GRACE_S and not self._interrupted_for_cap
+              and self.km is not None):
+            self._interrupted_for_cap = True
+            asyncio.ensure_future(self.km.interrupt_kernel())
+
+    def new_cell(self, probe: bool) -> None:
+        self.probe_mode, self._interrupted_for_cap, self._over_cap_since = probe, False, None
+        if probe:
+            self.used = 0
 
 
 class SandboxedKernel:
@@ -239,8 +251,7 @@ class SandboxedKernel:
         for index, cell in enumerate(self.nb.cells):
             if cell.cell_type != "code" or index in self._skip:
                 continue
-            client.probe_mode = False
-            client._interrupted_for_cap = False
+            client.new_cell(probe=False)
             outcome = await self._execute(cell, index)
             if outcome.died or (outcome.timed_out and not await self._responsive()):
                 kind = "crash" if outcome.died else "timeout"
@@ -257,7 +268,8 @@ class SandboxedKernel:
         if client.truncated:
             self.log.output_truncated = True
             issues.append(CellIssue(-1, "output", f"output past {self.limits.output_cap_kb} KiB was "
-                                    "dropped (and the cell printing it interrupted)"))
+                                    "dropped (a cell still printing "
+                                    f"{FLOOD_GRACE_S:g} s past the cap is interrupted)"))
         self.log.issues = issues
         return True
 
@@ -309,7 +321,7 @@ class SandboxedKernel:
         cell = nbformat.v4.new_code_cell(code)
         cell.metadata["grader_timeout"] = max(1, int(timeout + 0.999))
         client = self._client
-        client.probe_mode, client._interrupted_for_cap, client.used = True, False, 0
+        client.new_cell(probe=True)
         # nbclient stores the executed cell into client.nb: give it a scratch notebook
         client.nb = nbformat.v4.new_notebook(cells=[cell])
         try:

@@ -1,0 +1,111 @@
+# This file is NOT imported by the grader: its text (grader.expr.KERNEL_INTERP_SOURCE)
+# is sent to the student's kernel, where it defines one factory function that
+# is called once and deleted, like grader/probe/kernel_side.py. It turns a
+# graph specification (plain JSON, see grader/expr/spec.py) into a Python
+# function `f(xs) -> list` that builds the graph out of whatever objects the
+# student's code passes in (their `Dual` or `Value`), using ONLY Python
+# operators (+ - * / ** unary -) and the methods .sin() .cos() .exp() .log()
+# .tanh() .relu(). Constants are plain Python numbers, so f never needs to
+# know the student's class: it is the function a course would write by hand.
+# The trusted side validated the graph; this side only interprets it.
+def _grader_expr_factory():
+    import builtins
+    import json
+    import traceback
+
+    # Bound here, so a notebook that reuses these names (`list = ...`) cannot
+    # break the interpreter: closures see these, not the notebook's globals.
+    len, list, getattr, type, enumerate = (builtins.len, builtins.list, builtins.getattr,
+                                           builtins.type, builtins.enumerate)
+    AttributeError_, TypeError_ = builtins.AttributeError, builtins.TypeError
+
+    class OperationNotSupported(Exception):
+        """The student's class lacks (or fails with a TypeError/AttributeError
+        on) an operation the graph uses: not a wrong value, a missing feature.
+        `missing` is True when Python itself refused the operation (no such
+        method, no such operator for these operand types); False when the
+        error came from inside the student's own method, whose line is named."""
+
+        def __init__(self, op, text, operands, original):
+            kinds = ", ".join(type(x).__name__ for x in operands)
+            # frames: f -> the op's lambda -> (the student's code, if it got that far)
+            inner = traceback.extract_tb(original.__traceback__)[2:]
+            self.op, self.missing = op, not inner
+            where = "" if not inner else f" in {inner[-1].name}, line {inner[-1].lineno}: {inner[-1].line}"
+            super().__init__(f"operation not supported: {op} ({text} with {kinds}){where}: "
+                             f"{type(original).__name__}: {original}")
+
+    def method(name):
+        # getattr first: a missing method raises AttributeError right here.
+        return lambda a, c: getattr(a, name)()
+
+    # op -> (operands..., const) -> result; mirrors grader/expr/spec.py OPS.
+    OPS = {
+        "add":  (lambda a, b, c: a + b, "a + b"),
+        "sub":  (lambda a, b, c: a - b, "a - b"),
+        "mul":  (lambda a, b, c: a * b, "a * b"),
+        "div":  (lambda a, b, c: a / b, "a / b"),
+        "radd": (lambda a, c: c + a, "{c} + a"),
+        "rsub": (lambda a, c: c - a, "{c} - a"),
+        "rmul": (lambda a, c: c * a, "{c} * a"),
+        "rdiv": (lambda a, c: c / a, "{c} / a"),
+        "neg":  (lambda a, c: -a, "-a"),
+        "pow":  (lambda a, c: a ** c, "a ** {c}"),
+        "sin":  (method("sin"), "a.sin()"),
+        "cos":  (method("cos"), "a.cos()"),
+        "exp":  (method("exp"), "a.exp()"),
+        "log":  (method("log"), "a.log()"),
+        "tanh": (method("tanh"), "a.tanh()"),
+        "relu": (method("relu"), "a.relu()"),
+    }
+
+    def compile_plan(graph_json):
+        g = json.loads(graph_json)
+        if g.get("version") != 1:
+            raise ValueError(f"graph spec version {g.get('version')!r} is not 1")
+        n = len(g["inputs"])
+        slot = {name: i for i, name in enumerate(g["inputs"])}   # inputs first, then nodes
+        plan = []
+        for i, node in enumerate(g["nodes"]):
+            slots = [slot[a] if type(a) is str else n + a for a in node["args"]]
+            plan.append((node["op"], slots, node.get("const")))
+        return n, plan, [n + o for o in g["outputs"]]
+
+    def function(graph_json):
+        """f(xs): a list (or tuple) of n objects -> the list of m output objects."""
+        n, plan, outputs = compile_plan(graph_json)
+
+        def f(xs):
+            try:
+                values = list(xs)
+            except TypeError_:
+                values = None
+            if values is None or len(values) != n:
+                got = type(xs).__name__ if values is None else f"{len(values)}"
+                raise TypeError_(f"f takes a list of {n} values, got {got}")
+            for op, slots, c in plan:   # a loop, not recursion: graphs are thousands deep
+                if op == "const":
+                    values.append(c)
+                    continue
+                fn, text = OPS[op]
+                operands = [values[s] for s in slots]
+                try:
+                    values.append(fn(*operands, c))
+                except (AttributeError_, TypeError_) as exc:
+                    raise OperationNotSupported(op, text.format(c=repr(c)), operands, exc) from exc
+            return [values[o] for o in outputs]
+
+        return f
+
+    def scalar_function(graph_json):
+        """f(x) -> y for a graph with one input and one output (`derivative(f, x)`)."""
+        fn = function(graph_json)
+        return lambda x: fn([x])[0]
+
+    class Interp:
+        pass
+
+    interp = Interp()
+    interp.function, interp.scalar_function = function, scalar_function
+    interp.OperationNotSupported, interp.OPS = OperationNotSupported, OPS
+    return interp
