@@ -4,11 +4,12 @@ Every case asserts the exact total and the reason (question status / feedback
 or the notebook issue that names the cell), so a regression that silently
 loses points, or silently ignores the attack, shows up here.
 
-The batch uses short limits (5 s per cell) and a copy of the bundled rubric
-whose only change is `defaults.call_timeout: 1`: a function that hangs on
-every call costs (number of cases x call_timeout), 12 x 10 s with the bundled
-rubric, which alone would eat the submission's time limit (see the note on
-`test_hanging_function_times_out`).
+The batch uses short limits (5 s per cell, 120 s per submission) and a copy of
+the bundled rubric whose only change is `defaults.call_timeout: 2`. The probe
+gives every case of a question its own call timeout and does not stop after
+the first one, so a function that hangs on every call costs (cases x
+call_timeout): 12 x 10 s = 120 s with the bundled rubric, the whole submission
+limit of this batch, and most of the default 300 s.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from helpers import SOLUTION, by_question, config, notebook_with, write
 
 FULL = 12.0
 CELL_TIMEOUT = 5
-CALL_TIMEOUT = 1
+CALL_TIMEOUT = 2
 MARK = f"GRADER_HOSTILE_{secrets.token_hex(6)}"   # tags the processes our notebook spawns
 
 SOLUTION_CELLS = len(notebook_with(SOLUTION, []).cells)   # cells before the appended ones
@@ -160,7 +161,7 @@ def batch(tmp_path_factory):
     assert list(notebooks) == CASES
     paths = [write(nb, subs, name) for name, nb in notebooks.items()]
 
-    # The bundled rubric with a 1 s call timeout (see the module docstring).
+    # The bundled rubric with a short call timeout (see the module docstring).
     rubric = folder / "matrix_calculus.yaml"
     text = helpers.RUBRIC.read_text(encoding="utf-8")
     assert "  call_timeout: 10\n" in text
@@ -317,3 +318,18 @@ def test_detached_processes_are_reaped(batch):
     left = subprocess.run(["pgrep", "-f", "sleep 1000"], capture_output=True, text=True)
     ours = set(left.stdout.split()) & {str(p) for p in pids}
     assert not ours, f"pgrep still finds {ours}"
+
+
+# -- the submission time limit ---------------------------------------------------------
+
+def test_submission_time_limit_stops_the_submission(tmp_path):
+    # the cell limit (30 s) is longer than the submission limit (10 s): the latter must stop it
+    path = write(notebook_with(SOLUTION, [INFINITE_LOOP]), tmp_path, "slow")
+    start = time.monotonic()
+    r = helpers.grade([path], tmp_path / "out", workers=1,
+                      cfg=config(cell_timeout=30, submission_timeout=10))["slow"]
+    seconds = time.monotonic() - start
+    assert not any("kernel died" in i for i in r.notebook_issues), r.notebook_issues
+    assert "stopped at the submission time limit (10 s)" in r.message, (r.message, r.score)
+    assert r.score == 0 and all(q.status == "not_run" for q in r.questions)
+    assert seconds < 10 + 8, f"took {seconds:.0f} s for a 10 s limit"

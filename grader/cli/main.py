@@ -22,6 +22,12 @@ EXIT_CODES = """Exit codes: 0 done / all passed; 1 check or validate found failu
 2 bad input (path, notebook, rubric or config; one line names the file and key);
 3 internal error (traceback saved to a file)."""
 
+# typer ships its own copy of click: usage errors may come from either.
+_USAGE_ERRORS = tuple({click.ClickException, *(c for c in typer.BadParameter.__mro__
+                                              if c.__name__ == "ClickException")})
+_ABORTS = tuple({click.exceptions.Abort, typer.Abort})
+_EXITS = tuple({click.exceptions.Exit, typer.Exit})
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Auto-grader for autograd exercises.\n\n" + EXIT_CODES,
                   pretty_exceptions_enable=False)
@@ -40,13 +46,18 @@ def run() -> None:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(EXIT_INPUT)
-    except click.exceptions.Exit as exc:
+    except _EXITS as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except _ABORTS:
         print("aborted", file=sys.stderr)
         sys.exit(130)
-    except click.ClickException as exc:
-        print(f"error: {exc.format_message()}", file=sys.stderr)
+    except _USAGE_ERRORS as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":   # plain `grader`: show the help
+            exc.show()
+            sys.exit(EXIT_INPUT)
+        ctx = getattr(exc, "ctx", None)
+        where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        print(f"error: {' '.join(exc.format_message().split())}{where}", file=sys.stderr)
         sys.exit(EXIT_INPUT)
     except KeyboardInterrupt:
         print("interrupted: results written so far are kept", file=sys.stderr)

@@ -280,9 +280,14 @@ class SandboxedKernel:
         client.on_cell_executed = lambda **kw: replies.append(kw.get("execute_reply") or {})
         try:
             await client.async_execute_cell(cell, index, store_history=not client.probe_mode)
-        except DeadKernelError:
-            return ExecResult(died=True)
         except Exception as exc:  # noqa: BLE001 - a broken channel is a dead kernel for us
+            # nbclient turns a cancellation (our submission time limit) into
+            # DeadKernelError: give the cancellation back so the limit holds.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError from exc
+            if isinstance(exc, DeadKernelError):
+                return ExecResult(died=True)
             return ExecResult(died=True, error=f"{type(exc).__name__}: {exc}")
         content = (replies[-1] if replies else {}).get("content", {})
         result = ExecResult()
