@@ -11,25 +11,18 @@ from __future__ import annotations
 import asyncio
 
 import nbformat
-import torch
 
 from grader import __version__
 from grader.checks import reference
-from grader.checks.cases import Case, cases_for
-from grader.checks.gradient import Verdict, expected_for, judge_case, judge_question
+from grader.checks.context import GradeContext, grader_has_cuda
 from grader.checks.static import NotebookCode
 from grader.config import Config
 from grader.errors import InputError
-from grader.probe.session import CallSpec, ProbeSession
-from grader.probe.values import encode_tensor
+from grader.probe.session import ProbeSession
 from grader.reports.result import QuestionResult, SubmissionResult
-from grader.rubric.model import GradientCheck, Question, Rubric
+from grader.rubric.model import Question, Rubric
 from grader.sandbox.client import KernelStartError, SandboxedKernel
 from grader.submissions import Submission, read_notebook
-
-
-def grader_has_cuda() -> bool:
-    return torch.cuda.is_available()
 
 
 def _result(sub: Submission, rubric: Rubric, status: str, *, message: str = "",
@@ -48,41 +41,11 @@ def not_run(question: Question, why: str) -> QuestionResult:
                           max_score=question.points, status="not_run", feedback=why)
 
 
-class QuestionGrader:
-    """Runs one question's cases through the probe and judges them."""
-
-    def __init__(self, rubric: Rubric, cfg: Config, session: ProbeSession, code: NotebookCode,
-                 public_only: bool):
-        self.rubric, self.cfg, self.session, self.code = rubric, cfg, session, code
-        self.public_only = public_only
-
-    def _plan(self, q: Question) -> tuple[list[Case], dict[str, tuple[int, str]]]:
-        dtypes = q.dtypes or self.rubric.defaults.dtypes or self.cfg.dtypes
-        devices = q.devices or self.rubric.defaults.devices or self.cfg.devices
-        cases = cases_for(q, dtypes, devices, hidden=not self.public_only)
-        skipped: dict[str, tuple[int, str]] = {}
-        if "cuda" in devices and not (grader_has_cuda() and self.session.kernel_cuda):
-            why = ("CUDA is not available to the grader" if not grader_has_cuda()
-                   else "CUDA is not available inside the kernel")
-            n = sum(c.device == "cuda" for c in cases)
-            skipped["cuda"] = (n, why + "; these cases do not count")
-            cases = [c for c in cases if c.device != "cuda"]
-        return cases, skipped
-
-    async def grade(self, q: Question) -> QuestionResult:
-        cases, skipped = self._plan(q)
-        timeout = q.call_timeout or self.rubric.defaults.call_timeout or self.cfg.execution.call_timeout
-        calls = [CallSpec([encode_tensor(a, c.dtype) for a in c.args.values()], c.device, timeout)
-                 for c in cases]
-        watch = isinstance(q.check, GradientCheck) and "autograd" in q.check.forbid
-        outcomes = await self.session.call(q.calls[0], calls, watch_autograd=watch)
-        verdicts: list[Verdict] = []
-        for case, out in zip(cases, outcomes):
-            device = case.device if case.device == "cpu" or grader_has_cuda() else "cpu"
-            ref, known = expected_for(q, case, device)
-            verdicts.append(judge_case(q, case, out, ref, known))
-        findings = self.code.autograd_uses(q.calls[0]) if watch else []
-        return judge_question(q, verdicts, skipped, findings)
+def _grader_for(question: Question):
+    """The check kind's `grade(question, ctx)` coroutine (one module per kind)."""
+    from grader.checks import autodiff, gradient
+    return {"gradient": gradient.grade, "forward_mode": autodiff.grade,
+            "reverse_mode": autodiff.grade}[question.check.kind]
 
 
 async def grade_notebook(sub: Submission, rubric: Rubric, cfg: Config, *,
@@ -110,9 +73,9 @@ async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubri
             session = ProbeSession(kernel)
             if not await session.install():
                 message = "the notebook's kernel could not be probed (it died or never finished)"
-            grader = QuestionGrader(rubric, cfg, session, NotebookCode(nb), public_only)
+            ctx = GradeContext(rubric, cfg, session, NotebookCode(nb), public_only)
             for q in rubric.questions:
-                done.append(await grader.grade(q))
+                done.append(await _grader_for(q)(q, ctx))
     except TimeoutError:
         message = f"stopped at the submission time limit ({cfg.execution.submission_timeout:g} s)"
     except KernelStartError as exc:

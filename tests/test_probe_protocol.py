@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from grader.expr import KERNEL_INTERP_FACTORY, KERNEL_INTERP_SOURCE
 from grader.probe.session import KERNEL_SOURCE, ProbeSession
 from grader.probe.values import ProtocolError, decode_reply, decode_value, encode_tensor
 
@@ -20,8 +21,9 @@ from grader.probe.values import ProtocolError, decode_reply, decode_value, encod
 @pytest.fixture(scope="module")
 def probe():
     ns: dict = {}
+    exec(compile(KERNEL_INTERP_SOURCE, "kernel_interp.py", "exec"), ns)  # noqa: S102 - our own source
     exec(compile(KERNEL_SOURCE, "kernel_side.py", "exec"), ns)  # noqa: S102 - our own source, under test
-    return ns["_grader_probe_factory"]()
+    return ns["_grader_probe_factory"](ns[KERNEL_INTERP_FACTORY]())
 
 
 def call(probe, fn, args, **request):

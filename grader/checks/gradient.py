@@ -7,19 +7,21 @@ Pure functions of plain values: the kernel is never consulted here.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 import torch
 
 from grader.checks import reference
-from grader.checks.cases import Case
+from grader.checks.cases import Case, cases_for
+from grader.checks.context import GradeContext, grader_has_cuda
 from grader.checks.compare import close, tolerance
 from grader.checks.diagnose import LAYOUT, explain, shape_hint
 from grader.checks.static import Finding
-from grader.probe.session import CallOutcome
+from grader.probe.session import CallOutcome, CallSpec
+from grader.probe.values import encode_tensor
 from grader.probe.values import Value
-from grader.reports.result import CaseReport, DeviceCount, QuestionResult
+from grader.checks.scoring import outcome_failure, score_question
+from grader.reports.result import CaseReport, QuestionResult
 from grader.rubric.model import GradientCheck, Question
 
 SHOW_IN_FULL = 36   # tensors with at most this many entries appear whole in feedback
@@ -48,20 +50,8 @@ def expected_for(question: Question, case: Case, device: str) -> tuple[torch.Ten
 
 
 def _error_verdict(case: Case, fn: str, out: CallOutcome) -> Verdict:
-    if out.status == "missing":
-        return Verdict(case, False, "missing", f"`{fn}` is not defined in the notebook")
-    if out.status == "timeout":
-        return Verdict(case, False, "timeout", "did not return within its time limit")
-    if out.status in ("crashed", "protocol", "not_callable"):
-        return Verdict(case, False, "crashed" if out.status == "crashed" else "error", f"`{fn}` {out.error}"
-                       if out.status == "not_callable" else str(out.error))
-    error = out.error or "an exception"
-    if error.startswith("NotImplementedError"):
-        return Verdict(case, False, "not_implemented", f"`{fn}` is not implemented yet (raises NotImplementedError)")
-    if out.recursion:
-        return Verdict(case, False, "error", f"exceeded Python's recursion limit ({error})")
-    where = f" at {out.line}" if out.line else ""
-    return Verdict(case, False, "error", f"raised {error}{where}")
+    kind, message, hint = outcome_failure(fn, out)
+    return Verdict(case, False, kind, message, hint)
 
 
 def judge_case(question: Question, case: Case, out: CallOutcome, ref: torch.Tensor,
@@ -139,51 +129,49 @@ def show(t: torch.Tensor | None) -> object:
     return {"shape": list(t.shape), "first": rounded[:8]}
 
 
+def case_report(v: Verdict) -> CaseReport:
+    return CaseReport(case=v.case.id, message=v.message,
+                      inputs={k: show(a) for k, a in v.case.args.items()}, expected=show(v.expected),
+                      got=show(v.got.data) if v.got is not None else None)
+
+
 def judge_question(question: Question, verdicts: list[Verdict], skipped: dict[str, tuple[int, str]],
                    autograd_findings: list[Finding]) -> QuestionResult:
-    counts: dict[str, DeviceCount] = {}
-    for v in verdicts:
-        dc = counts.setdefault(v.case.device, DeviceCount())
-        dc.total += 1
-        dc.passed += v.passed
-    for device, (n, why) in skipped.items():
-        counts.setdefault(device, DeviceCount()).skipped += n
-        counts[device].skip_reason = why
-    base = dict(id=question.id, title=question.title, calls=question.calls,
-                max_score=question.points, cases=counts)
-    ratios = [v.ratio for v in verdicts if v.ratio is not None]
-    worst = max(ratios) if ratios else None
     check = question.check
-    forbid_autograd = isinstance(check, GradientCheck) and "autograd" in check.forbid
-    dynamic = [v for v in verdicts if v.autograd]
-    if forbid_autograd and (autograd_findings or dynamic):
-        where = str(autograd_findings[0]) if autograd_findings else "autograd calls during the call"
-        return QuestionResult(**base, score=0.0, status="forbidden", worst_error=worst,
-                              feedback=f"uses torch autograd ({where}); this exercise asks for the "
-                                       "closed-form derivative, so the question earns no points",
-                              hints=["derive the gradient by hand and write it with tensor operations"])
-    failed = [v for v in verdicts if not v.passed]
-    total = len(verdicts)
-    if total == 0:
-        return QuestionResult(**base, score=0.0, status="not_run", feedback="no case could run here")
-    if not failed:
-        return QuestionResult(**base, score=question.points, status="passed", worst_error=worst,
-                              feedback=f"all {total} cases passed")
-    kinds = Counter(v.kind for v in failed)
-    status = {"missing": "missing", "not_implemented": "not_implemented", "timeout": "timeout",
-              "crashed": "crashed", "error": "error"}.get(kinds.most_common(1)[0][0], "failed")
-    score = question.points * (total - len(failed)) / total if question.partial_credit else 0.0
-    first = failed[0]
-    feedback = first.message if len(failed) == total and len(set(v.message for v in failed)) == 1 \
-        else f"{len(failed)} of {total} cases failed; first ({first.case.id}): {first.message}"
-    if len(failed) == total and kinds.keys() <= {"missing", "not_implemented"}:
-        feedback = first.message
-    hints = [h for h, _ in Counter(v.hint for v in failed if v.hint).most_common()]
-    public = [v for v in failed if v.case.visibility == "public"][:3]
-    return QuestionResult(
-        **base, score=round(score, 6), status=status, feedback=feedback, hints=hints, worst_error=worst,
-        public_failures=[CaseReport(case=v.case.id, message=v.message,
-                                    inputs={k: show(a) for k, a in v.case.args.items()},
-                                    expected=show(v.expected),
-                                    got=show(v.got.data) if v.got is not None else None) for v in public],
-        hidden_failed=sum(v.case.visibility == "hidden" for v in failed))
+    forbidden = None
+    if isinstance(check, GradientCheck) and "autograd" in check.forbid:
+        if autograd_findings or any(v.autograd for v in verdicts):
+            where = str(autograd_findings[0]) if autograd_findings else "autograd calls during the call"
+            forbidden = (f"uses torch autograd ({where}); this exercise asks for the closed-form "
+                         "derivative, so the question earns no points",
+                         "derive the gradient by hand and write it with tensor operations")
+    return score_question(question, verdicts, skipped, case_report, forbidden)
+
+
+def plan(q: Question, ctx: GradeContext) -> tuple[list[Case], dict[str, tuple[int, str]]]:
+    """The cases to run here, and the CUDA cases skipped (with the reason) where CUDA is missing."""
+    dtypes = q.dtypes or ctx.rubric.defaults.dtypes or ctx.cfg.dtypes
+    devices = q.devices or ctx.rubric.defaults.devices or ctx.cfg.devices
+    cases = cases_for(q, dtypes, devices, hidden=not ctx.public_only)
+    skipped: dict[str, tuple[int, str]] = {}
+    if "cuda" in devices and not (grader_has_cuda() and ctx.session.kernel_cuda):
+        why = ("CUDA is not available to the grader" if not grader_has_cuda()
+               else "CUDA is not available inside the kernel")
+        skipped["cuda"] = (sum(c.device == "cuda" for c in cases), why + "; these cases do not count")
+        cases = [c for c in cases if c.device != "cuda"]
+    return cases, skipped
+
+
+async def grade(q: Question, ctx: GradeContext) -> QuestionResult:
+    cases, skipped = plan(q, ctx)
+    timeout = ctx.call_timeout(q)
+    calls = [CallSpec([encode_tensor(a, c.dtype) for a in c.args.values()], c.device, timeout)
+             for c in cases]
+    watch = isinstance(q.check, GradientCheck) and "autograd" in q.check.forbid
+    outcomes = await ctx.session.call(q.calls[0], calls, watch_autograd=watch)
+    verdicts = []
+    for case, out in zip(cases, outcomes):
+        ref, known = expected_for(q, case, case.device if grader_has_cuda() else "cpu")
+        verdicts.append(judge_case(q, case, out, ref, known))
+    findings = ctx.code.autograd_uses(q.calls[0]) if watch else []
+    return judge_question(q, verdicts, skipped, findings)

@@ -53,8 +53,9 @@ def _dotted(node: ast.AST) -> str:
 
 class NotebookCode:
     def __init__(self, nb: nbformat.NotebookNode):
-        self.functions: dict[str, tuple[ast.FunctionDef, int]] = {}
+        self.functions: dict[str, tuple[ast.AST, int]] = {}   # functions and classes, by name
         self.aliases: set[str] = set()    # names bound to autograd modules or functions
+        self.torch_names: set[str] = {"torch"}   # names bound to torch or anything imported from it
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
@@ -62,7 +63,7 @@ class NotebookCode:
             if tree is None:
                 continue
             for node in tree.body:
-                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                     self.functions[node.name] = (node, index)
             for node in ast.walk(tree):
                 if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(AUTOGRAD_MODULES):
@@ -73,8 +74,26 @@ class NotebookCode:
                 elif isinstance(node, ast.Import):
                     self.aliases.update(a.asname for a in node.names
                                         if a.asname and a.name.startswith(AUTOGRAD_MODULES))
+                if isinstance(node, ast.Import):
+                    self.torch_names.update(a.asname or a.name.split(".")[0] for a in node.names
+                                            if a.name.split(".")[0] in ("torch", "functorch"))
+                elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "torch":
+                    self.torch_names.update(a.asname or a.name for a in node.names)
 
     def autograd_uses(self, name: str) -> list[Finding]:
+        return self._uses(name, self._autograd_use)
+
+    def torch_uses(self, name: str) -> list[Finding]:
+        """Any use of torch inside `name` (a class such as `Value`, or a function)."""
+        def use(node: ast.AST) -> str | None:
+            if isinstance(node, ast.Attribute) and _dotted(node).split(".")[0] in self.torch_names:
+                return _dotted(node)
+            if isinstance(node, ast.Name) and node.id in self.torch_names and isinstance(node.ctx, ast.Load):
+                return node.id
+            return None
+        return self._uses(name, use)
+
+    def _uses(self, name: str, detect) -> list[Finding]:
         found: list[Finding] = []
         todo, seen = [name], set()
         while todo:
@@ -85,7 +104,7 @@ class NotebookCode:
             node, cell = self.functions[fn]
             lines: set[int] = set()
             for sub in ast.walk(node):   # breadth first: `torch.autograd.grad` before `torch.autograd`
-                what = self._autograd_use(sub)
+                what = detect(sub)
                 if what and sub.lineno not in lines:
                     lines.add(sub.lineno)
                     found.append(Finding(fn, cell, sub.lineno, what))

@@ -4,7 +4,7 @@
 # student's functions and their results back into plain JSON: dtype, shape,
 # device and the raw float64 bytes of every tensor; never a pickle, never code.
 # Everything that decides a score happens on the grader's side.
-def _grader_probe_factory():
+def _grader_probe_factory(interp):
     import base64
     import builtins
     import json
@@ -48,9 +48,10 @@ def _grader_probe_factory():
                     flat = obj.detach().to("cpu").to(float64).contiguous().reshape(-1)
                     out["data"] = b64encode(flat.numpy().tobytes()).decode("ascii")
             return out
-        if type(obj) in (bool, int, float):
+        if isinstance(obj, (bool, int, float)):   # float subclasses too (numpy.float64)
             v = float(obj)
-            return {"t": type(obj).__name__, "v": v if math.isfinite(v) else repr(v)}
+            kind = "bool" if isinstance(obj, bool) else "int" if isinstance(obj, int) else "float"
+            return {"t": kind, "v": v if math.isfinite(v) else repr(v)}
         if obj is None:
             return {"t": "none"}
         if type(obj) in (list, tuple):
@@ -76,6 +77,8 @@ def _grader_probe_factory():
             return items if spec["t"] == "list" else tuple(items)
         if spec["t"] == "none":
             return None
+        if spec["t"] == "expr":   # a function handed to the student, as a graph spec
+            return (interp.scalar_function if spec.get("scalar") else interp.function)(spec["graph"])
         raise ValueError(f"cannot decode {spec['t']}")
 
     class AutogradWatch:
@@ -112,10 +115,41 @@ def _grader_probe_factory():
                       if fr.filename.startswith("<ipython-input") or "ipykernel_" in fr.filename), None)
         return {"error": f"{type(exc).__name__}: {str(exc)[:500]}", "line": where}
 
+    # Scenarios exercise a student's class (not a function) on a graph: build
+    # it from the student's objects, read plain floats back. f is built by the
+    # expression interpreter, so only the student's operators run.
+    def dual_scenario(cls, call):
+        f = interp.function(call["graph"])
+        outs = f([cls(float(x), float(v)) for x, v in zip(call["x"], call["v"])])
+        return [[float(o.real), float(o.dual)] for o in outs]
+
+    def value_scenario(cls, call):
+        leaves = [cls(float(x)) for x in call["x"]]
+        data = []
+        for graph in call["graphs"]:   # several graphs on the same leaves: grads accumulate
+            out = interp.function(graph)(leaves)[0]
+            out.backward()
+            data.append(float(out.data))
+        return [data, [float(leaf.grad) for leaf in leaves]]
+
+    SCENARIOS = {"dual": dual_scenario, "value": value_scenario}
+
     def call_one(fn, call, watch_autograd):
+        scenario = SCENARIOS.get(call.get("scenario"))
+        if scenario is not None:
+            return run_guarded(lambda: scenario(fn, call), call, watch_autograd, [])
         device = call.get("device", "cpu")
         args = [decode(a, device) for a in call["args"]]
-        before = [encode(a) for a in args] if call.get("return_args", True) else None
+        def thunk():
+            value = fn(*args)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()   # inside the guard: async CUDA errors surface here
+            return value
+
+        return run_guarded(thunk, call, watch_autograd, args)
+
+    def run_guarded(thunk, call, watch_autograd, args):
+        """Run the student's code under an alarm, counting autograd use, and encode what it gave."""
         watch = AutogradWatch() if watch_autograd else None
         old = signal.signal(signal.SIGALRM, on_alarm)
         setitimer(signal.ITIMER_REAL, float(call.get("timeout", 10)))
@@ -123,16 +157,16 @@ def _grader_probe_factory():
         try:
             if watch:
                 with watch:
-                    value = fn(*args)
+                    value = thunk()
             else:
-                value = fn(*args)
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
+                value = thunk()
             out = {"status": "ok", "value": encode(value)}
         except ProbeTimeout:
             out = {"status": "timeout"}
         except RecursionError as exc:
             out = {"status": "error", **error_text(exc), "recursion": True}
+        except interp.OperationNotSupported as exc:
+            out = {"status": "unsupported", "op": exc.op, "missing": exc.missing, "error": str(exc)[:600]}
         except BaseException as exc:  # the student's exception, whatever it is
             out = {"status": "error", **error_text(exc)}
         finally:
@@ -141,7 +175,7 @@ def _grader_probe_factory():
         out["seconds"] = perf_counter() - start
         if watch is not None:
             out["autograd_calls"] = watch.count
-        if before is not None:
+        if args:
             out["args_after"] = [encode(a) for a in args]
         return out
 

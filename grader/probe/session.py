@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.expr import KERNEL_INTERP_FACTORY, KERNEL_INTERP_SOURCE
 from grader.probe.values import ProtocolError, Value, decode_reply, decode_value
 from grader.sandbox.client import SandboxedKernel
 
@@ -23,19 +24,28 @@ KERNEL_SOURCE = (Path(__file__).with_name("kernel_side.py")).read_text(encoding=
 
 @dataclass
 class CallSpec:
-    args: list[dict]            # encoded with values.encode_tensor & co.
+    """One call: a student function with encoded `args`, or a `scenario` on a student class."""
+
+    args: list[dict] = field(default_factory=list)   # encoded with values.encode_tensor & co.
     device: str = "cpu"
     timeout: float = 10.0
+    scenario: dict | None = None   # {"scenario": "dual" | "value", ...}: see kernel_side.py
+
+    def payload(self) -> dict:
+        if self.scenario is not None:
+            return {**self.scenario, "timeout": self.timeout}
+        return {"args": self.args, "device": self.device, "timeout": self.timeout}
 
 
 @dataclass
 class CallOutcome:
-    status: str                 # ok | error | timeout | missing | not_callable | crashed | protocol
+    status: str                 # ok | error | timeout | unsupported | missing | not_callable | crashed | protocol
     value: Value | None = None
     args_after: list[Value] = field(default_factory=list)
     error: str | None = None
     line: str | None = None
     recursion: bool = False
+    op: str | None = None       # the operation a student's class lacks (status unsupported)
     autograd_calls: int = 0
     seconds: float = 0.0
 
@@ -50,8 +60,9 @@ class ProbeSession:
         if not self.kernel.alive:
             return False
         self.name = f"_grader_probe_{secrets.token_hex(8)}"
-        code = (KERNEL_SOURCE + f"\n{self.name} = _grader_probe_factory()\n"
-                f"del _grader_probe_factory\n{self.name}.env()")
+        code = (KERNEL_INTERP_SOURCE + "\n" + KERNEL_SOURCE +
+                f"\n{self.name} = _grader_probe_factory({KERNEL_INTERP_FACTORY}())\n"
+                f"del _grader_probe_factory, {KERNEL_INTERP_FACTORY}\n{self.name}.env()")
         result = await self.kernel.execute(code, timeout=120)
         try:
             env = decode_reply(result.value_text)
@@ -66,7 +77,7 @@ class ProbeSession:
         if not self.kernel.alive and not await self._recover():
             return [CallOutcome("crashed", error="the kernel could not be restarted") for _ in calls]
         request = {"fn": fn, "watch_autograd": watch_autograd,
-                   "calls": [{"args": c.args, "device": c.device, "timeout": c.timeout} for c in calls]}
+                   "calls": [c.payload() for c in calls]}
         payload = base64.b64encode(json.dumps(request).encode()).decode("ascii")
         budget = sum(c.timeout for c in calls) + 10
         result = await self.kernel.execute(f"{self.name}.call('{payload}', globals())", timeout=budget)
@@ -95,13 +106,16 @@ class ProbeSession:
         if not isinstance(raw, dict):
             raise ProtocolError("bad result")
         status = raw.get("status")
-        if status not in ("ok", "error", "timeout", "missing", "not_callable"):
+        if status not in ("ok", "error", "timeout", "unsupported", "missing", "not_callable"):
             raise ProtocolError(f"bad status {status!r}")
         out = CallOutcome(status)
         if status == "ok":
             out.value = decode_value(raw.get("value"))
         if status == "not_callable":
             out.error = f"is a {str(raw.get('type'))[:100]}, not a function"
+        if status == "unsupported":
+            out.op = str(raw.get("op"))[:40]
+            out.error = str(raw.get("error", ""))[:600]
         if status == "error":
             out.error = str(raw.get("error", ""))[:600]
             out.line = str(raw["line"])[:300] if raw.get("line") else None

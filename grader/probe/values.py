@@ -128,3 +128,36 @@ def encode_tensor(t: torch.Tensor, dtype: str) -> dict:
     flat = t.detach().to("cpu", torch.float64).contiguous().reshape(-1).numpy()
     return {"t": "tensor", "dtype": dtype, "shape": list(t.shape),
             "data": base64.b64encode(flat.astype("<f8").tobytes()).decode("ascii")}
+
+
+def encode_plain(obj) -> dict:
+    """A float, int, list or tuple of them, or an expression graph, as a call argument."""
+    from grader.expr.spec import Graph
+    if isinstance(obj, Graph):
+        return {"t": "expr", "graph": obj.to_json(), "scalar": False}
+    if isinstance(obj, bool) or not isinstance(obj, (int, float, list, tuple)):
+        raise TypeError(f"cannot send {type(obj).__name__}")
+    if isinstance(obj, (list, tuple)):
+        return {"t": type(obj).__name__, "items": [encode_plain(x) for x in obj]}
+    return {"t": type(obj).__name__, "v": obj}
+
+
+def scalar_function(graph) -> dict:
+    """A one-input, one-output graph handed over as f(x) -> y (for `derivative`)."""
+    return {"t": "expr", "graph": graph.to_json(), "scalar": True}
+
+
+class NotNumbers(ValueError):
+    pass
+
+
+def as_numbers(value: Value):
+    """A returned value as nested Python floats (lists/tuples, numbers, 0-d tensors)."""
+    if value.kind in ("float", "int", "bool"):
+        return float(value.number)
+    if value.kind in ("list", "tuple"):
+        return [as_numbers(v) for v in value.items]
+    if value.kind in ("tensor", "ndarray") and value.data is not None and value.data.numel() == 1 \
+            and not value.subclass:
+        return float(value.data.reshape(-1)[0])
+    raise NotNumbers(f"returned {value.describe()}, expected numbers")

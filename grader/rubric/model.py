@@ -81,15 +81,74 @@ class GradientCheck(StrictModel):
     mistakes: list[Mistake] = Field(default_factory=list)
 
 
-Check = t.Annotated[t.Union[GradientCheck], Field(discriminator="kind")]
+GraphGenerator = t.Literal["single_op", "random_dag", "deep_chain", "reuse", "accumulate"]
+
+
+class GraphSpec(StrictModel):
+    """Which expression graphs a forward/reverse-mode question hands to the student's code.
+
+    single_op: one operation per case, cycling through `ops` (a number on the
+    right, e.g. `x + 2.0`, where an op is listed with `number_right`);
+    random_dag: random graphs over `ops` with node reuse; deep_chain: a chain
+    `depth` nodes long built from `ops` templates; reuse: the course's
+    d = a * (a + b) and interior reuse (s = a + b; s * s); accumulate: two
+    graphs on the same leaves, backward on each.
+    """
+
+    generator: GraphGenerator
+    ops: list[str] = Field(default_factory=list, description="operations (single_op, random_dag) "
+                           "or templates (deep_chain)")
+    number_right: bool = Field(False, description="single_op: binary ops take a plain number on the right")
+    inputs: int = Field(3, ge=1, le=8)
+    nodes: int = Field(16, ge=1, le=200)
+    outputs: int = Field(1, ge=1, le=6)
+    depth: int = Field(5000, ge=10, le=20000)
+
+
+class _AutodiffCheck(StrictModel):
+    graphs: GraphSpec
+    forbid: list[t.Literal["torch"]] = Field(
+        default_factory=list, description="'torch': flag torch (autograd or tensors) inside the student's class")
+
+    @model_validator(mode="after")
+    def _known_ops(self):
+        from grader.expr.generate import ALL_OPS, TEMPLATES
+        known = TEMPLATES if self.graphs.generator == "deep_chain" else ALL_OPS
+        unknown = sorted(set(self.graphs.ops) - set(known))
+        if unknown:
+            raise ValueError(f"graphs.ops: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
+        if self.graphs.generator in ("single_op", "random_dag", "deep_chain") and not self.graphs.ops:
+            raise ValueError(f"graphs.ops: the {self.graphs.generator} generator needs a list of ops")
+        return self
+
+
+class ForwardModeCheck(_AutodiffCheck):
+    """Forward mode with the student's `Dual`: through the class itself (values and
+    derivatives along each input direction) or through `derivative`, `jvp`, `jacobian`."""
+
+    kind: t.Literal["forward_mode"]
+    via: t.Literal["class", "derivative", "jvp", "jacobian"]
+
+
+class ReverseModeCheck(_AutodiffCheck):
+    """Reverse mode with the student's `Value`: build the graph, `backward()`, read the
+    leaves' `.grad` (class), or through `vjp`."""
+
+    kind: t.Literal["reverse_mode"]
+    via: t.Literal["class", "vjp"]
+
+
+Check = t.Annotated[t.Union[GradientCheck, ForwardModeCheck, ReverseModeCheck], Field(discriminator="kind")]
 
 
 class Question(StrictModel):
     id: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     title: t.Optional[str] = None
     points: float = Field(gt=0)
-    calls: list[str] = Field(min_length=1, description="student names; the first is the function called")
-    args: dict[str, ArgSpec] = Field(description="call arguments, in call order")
+    calls: list[str] = Field(min_length=1, description="student names; the first is the function "
+                             "(or class) called, the others are used through it")
+    args: dict[str, ArgSpec] = Field(default_factory=dict, description="tensor call arguments, in call order "
+                                     "(gradient checks)")
     dims: dict[str, tuple[int, int]] = Field(
         default_factory=dict, description="inclusive size range per dimension symbol; "
         "distinct symbols always get distinct sizes")
@@ -119,6 +178,8 @@ class Question(StrictModel):
             if not name.isidentifier():
                 raise ValueError(f"argument name '{name}' is not an identifier")
         if isinstance(self.check, GradientCheck):
+            if not self.args:
+                raise ValueError("a gradient check needs `args`")
             if self.check.wrt not in self.args:
                 raise ValueError(f"check.wrt '{self.check.wrt}' is not one of the args "
                                  f"({', '.join(self.args)})")

@@ -1,0 +1,87 @@
+"""From per-case verdicts to a question's score, status, feedback and hints.
+
+Shared by every check kind. A verdict needs: `case` (with `id`, `visibility`,
+`device`), `passed`, `kind` (ok | wrong | error | timeout | missing |
+not_implemented | crashed | unsupported), `message`, `hint`, `ratio`.
+Scoring is all or nothing unless the question sets `partial_credit`.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections import Counter
+
+from grader.reports.result import CaseReport, DeviceCount, QuestionResult
+from grader.rubric.model import Question
+
+def outcome_failure(fn: str, out) -> tuple[str, str, str | None]:
+    """(kind, message, hint) for a call that returned no value (out.status != "ok")."""
+    if out.status == "missing":
+        return "missing", f"`{fn}` is not defined in the notebook", None
+    if out.status == "timeout":
+        return "timeout", "did not return within its time limit", None
+    if out.status == "unsupported":
+        return "unsupported", out.error or f"operation not supported: {out.op}", (
+            f"implement `{out.op}` for your class to earn this question" if out.op else None)
+    if out.status == "not_callable":
+        return "error", f"`{fn}` {out.error}", None
+    if out.status in ("crashed", "protocol"):
+        return ("crashed" if out.status == "crashed" else "error"), str(out.error), None
+    error = out.error or "an exception"
+    if error.startswith("NotImplementedError"):
+        return "not_implemented", f"`{fn}` is not implemented yet (raises NotImplementedError)", None
+    if out.recursion:
+        return "error", f"exceeded Python's recursion limit ({error})", (
+            "a recursive graph walk fails on graphs thousands of nodes deep: build the "
+            "topological order with an explicit stack (a loop), not recursion")
+    where = f" at {out.line}" if out.line else ""
+    return "error", f"raised {error}{where}", None
+
+
+STATUS_OF_KIND = {"missing": "missing", "not_implemented": "not_implemented", "timeout": "timeout",
+                  "crashed": "crashed", "error": "error", "unsupported": "error"}
+
+
+def device_counts(verdicts: list, skipped: dict[str, tuple[int, str]]) -> dict[str, DeviceCount]:
+    counts: dict[str, DeviceCount] = {}
+    for v in verdicts:
+        dc = counts.setdefault(v.case.device, DeviceCount())
+        dc.total += 1
+        dc.passed += v.passed
+    for device, (n, why) in skipped.items():
+        counts.setdefault(device, DeviceCount()).skipped += n
+        counts[device].skip_reason = why
+    return counts
+
+
+def score_question(question: Question, verdicts: list, skipped: dict[str, tuple[int, str]],
+                   report: t.Callable[[t.Any], CaseReport],
+                   forbidden: tuple[str, str] | None = None) -> QuestionResult:
+    """`forbidden` = (feedback, hint) when the question's rules were broken: zero points."""
+    base = dict(id=question.id, title=question.title, calls=question.calls,
+                max_score=question.points, cases=device_counts(verdicts, skipped))
+    ratios = [v.ratio for v in verdicts if v.ratio is not None]
+    worst = max(ratios) if ratios else None
+    if forbidden:
+        return QuestionResult(**base, score=0.0, status="forbidden", worst_error=worst,
+                              feedback=forbidden[0], hints=[forbidden[1]])
+    failed = [v for v in verdicts if not v.passed]
+    total = len(verdicts)
+    if total == 0:
+        return QuestionResult(**base, score=0.0, status="not_run", feedback="no case could run here")
+    if not failed:
+        return QuestionResult(**base, score=question.points, status="passed", worst_error=worst,
+                              feedback=f"all {total} cases passed")
+    kinds = Counter(v.kind for v in failed)
+    status = STATUS_OF_KIND.get(kinds.most_common(1)[0][0], "failed")
+    score = question.points * (total - len(failed)) / total if question.partial_credit else 0.0
+    first = failed[0]
+    if len(failed) == total and len({v.message for v in failed}) == 1:
+        feedback = first.message
+    else:
+        feedback = f"{len(failed)} of {total} cases failed; first ({first.case.id}): {first.message}"
+    hints = [h for h, _ in Counter(v.hint for v in failed if v.hint).most_common()]
+    public = [v for v in failed if v.case.visibility == "public"][:3]
+    return QuestionResult(**base, score=round(score, 6), status=status, feedback=feedback, hints=hints,
+                          worst_error=worst, public_failures=[report(v) for v in public],
+                          hidden_failed=sum(v.case.visibility == "hidden" for v in failed))
