@@ -71,7 +71,7 @@ def score_question(question: Question, verdicts: list, skipped: dict[str, tuple[
         return QuestionResult(**base, score=0.0, status="not_run", feedback="no case could run here")
     if not failed:
         return QuestionResult(**base, score=question.points, status="passed", worst_error=worst,
-                              feedback=f"all {total} cases passed")
+                              feedback="the case passed" if total == 1 else f"all {total} cases passed")
     kinds = Counter(v.kind for v in failed)
     status = STATUS_OF_KIND.get(kinds.most_common(1)[0][0], "failed")
     score = question.points * (total - len(failed)) / total if question.partial_credit else 0.0
