@@ -18,6 +18,7 @@ from grader import __version__
 from grader.config import Config
 from grader.pipeline import grade_notebook, not_run
 from grader.reports import gradebook, markdown
+from grader.reports.plots import write_plots
 from grader.reports.result import SubmissionResult, write_atomic
 from grader.rubric.model import Rubric
 from grader.submissions import Submission
@@ -30,7 +31,9 @@ def result_path(out: Path, sub_id: str) -> Path:
 def write_result(out: Path, result: SubmissionResult, formats: t.Iterable[str]) -> None:
     write_atomic(result_path(out, result.submission), result.to_json())
     if "markdown" in formats:
-        write_atomic(out / "feedback" / f"{result.submission}.md", markdown.render(result))
+        folder = out / "feedback"
+        plots = write_plots(result.questions, folder, result.submission)
+        write_atomic(folder / f"{result.submission}.md", markdown.render(result, plots))
 
 
 async def _grade_safely(sub: Submission, rubric: Rubric, cfg: Config, public_only: bool,

@@ -44,8 +44,10 @@ def not_run(question: Question, why: str) -> QuestionResult:
 def _grader_for(question: Question):
     """The check kind's `grade(question, ctx)` coroutine (one module per kind)."""
     from grader.checks import autodiff, gradient
-    return {"gradient": gradient.grade, "forward_mode": autodiff.grade,
-            "reverse_mode": autodiff.grade}[question.check.kind]
+    from grader.checks import lagrange, numdiff
+    return {"gradient": gradient.grade, "value": gradient.grade, "forward_mode": autodiff.grade,
+            "reverse_mode": autodiff.grade, "finite_difference": numdiff.grade,
+            "lagrange": lagrange.grade}[question.check.kind]
 
 
 async def grade_notebook(sub: Submission, rubric: Rubric, cfg: Config, *,

@@ -27,7 +27,7 @@ class Case:
     number: int
     dtype: str
     device: str
-    args: dict[str, torch.Tensor]         # CPU tensors in `dtype`, in call order
+    args: dict[str, t.Any]                # CPU tensors in `dtype` (or ints), in call order
     dims: dict[str, int]
 
 
@@ -73,9 +73,11 @@ def cases_for(question: Question, dtypes: list[str], devices: list[str],
         for number in range(1, case_set.count + 1):
             rng = np.random.default_rng([case_set.seed, number])
             dims = draw_dims(question.dims, rng)
-            base = {name: draw_tensor(spec, dims, rng) for name, spec in question.args.items()}
+            base = {name: int(rng.integers(spec.integer[0], spec.integer[1] + 1)) if spec.integer
+                    else draw_tensor(spec, dims, rng) for name, spec in question.args.items()}
             for dtype in dtypes:
-                args = {k: torch.from_numpy(v.copy()).to(DTYPES[dtype]) for k, v in base.items()}
+                args = {k: v if isinstance(v, int) else torch.from_numpy(v.copy()).to(DTYPES[dtype])
+                        for k, v in base.items()}
                 for device in devices:
                     out.append(Case(f"{visibility}-{number}/{dtype}/{device}", visibility,
                                     number, dtype, device, args, dims))

@@ -18,11 +18,11 @@ from grader.checks.compare import close, tolerance
 from grader.checks.diagnose import LAYOUT, explain, shape_hint
 from grader.checks.static import Finding
 from grader.probe.session import CallOutcome, CallSpec
-from grader.probe.values import encode_tensor
+from grader.probe.values import encode_plain, encode_tensor
 from grader.probe.values import Value
 from grader.checks.scoring import outcome_failure, score_question
 from grader.reports.result import CaseReport, QuestionResult
-from grader.rubric.model import GradientCheck, Question
+from grader.rubric.model import GradientCheck, Question, ValueCheck
 
 SHOW_IN_FULL = 36   # tensors with at most this many entries appear whole in feedback
 
@@ -42,9 +42,11 @@ class Verdict:
 
 def expected_for(question: Question, case: Case, device: str) -> tuple[torch.Tensor, list[tuple[torch.Tensor, str]]]:
     check = question.check
-    assert isinstance(check, GradientCheck)
     args = reference.as_float64(case.args, device)
-    ref = reference.gradient(check.of, check.wrt, args)
+    if isinstance(check, ValueCheck):
+        ref = reference.evaluate(check.expect, args).double()
+    else:
+        ref = reference.gradient(check.of, check.wrt, args)
     known = [(reference.evaluate(m.when, args).double(), m.hint) for m in check.mistakes]
     return ref, known
 
@@ -76,7 +78,8 @@ def judge_case(question: Question, case: Case, out: CallOutcome, ref: torch.Tens
         return verdict
     if tuple(v.shape or ()) != tuple(ref.shape):
         verdict.message = shape_hint(tuple(v.shape or ()), tuple(ref.shape),
-                                     {k: tuple(a.shape) for k, a in case.args.items()})
+                                     {k: tuple(a.shape) for k, a in case.args.items()
+                                      if isinstance(a, torch.Tensor)})
         verdict.hint = LAYOUT if LAYOUT in verdict.message else None
         return verdict
     if not torch.isfinite(v.data).all():
@@ -96,20 +99,44 @@ def judge_case(question: Question, case: Case, out: CallOutcome, ref: torch.Tens
     if v.device != case.device and not (v.device or "").startswith(case.device):
         problems.append(f"returned a tensor on {v.device} for inputs on {case.device}")
         verdict.hint = verdict.hint or "keep the device of the inputs (create tensors with device=x.device)"
+    if isinstance(question.check, ValueCheck) and question.check.plain_result and (v.requires_grad or v.grad_fn):
+        history = f"grad_fn={v.grad_fn}" if v.grad_fn else "requires_grad=True"
+        problems.append(f"the result still carries autograd history ({history})")
+        verdict.hint = verdict.hint or ("return a plain tensor: compute it under torch.no_grad(), or "
+                                        "return .detach() of it (a fresh tensor with no grad_fn)")
+    touched = _touched_autograd_state(question, case, out)
+    if touched:
+        problems.append(touched)
+        verdict.hint = verdict.hint or ("leave the caller's tensor as it came: work on "
+                                        "x.detach().clone().requires_grad_(True) and read that copy's .grad")
     modified = _modified_arguments(case, out)
     if modified:
         problems.append(modified)
         verdict.hint = verdict.hint or ("do not modify the arguments: no in-place ops like `x.zero_()`, "
-                                        "`x += ...` or `x[i] = ...` on them; work on a copy (`x.clone()`)")
+                                        "`x += ...`, `x[i] = ...` or writes through `x.data` on them; work on a copy (`x.clone()`)")
     verdict.passed = not problems
     verdict.kind = "ok" if verdict.passed else "wrong"
     verdict.message = "; ".join(problems)
     return verdict
 
 
+def _touched_autograd_state(question: Question, case: Case, out: CallOutcome) -> str | None:
+    for (name, sent), after in zip(case.args.items(), out.args_after):
+        if not isinstance(sent, torch.Tensor) or after.kind != "tensor":
+            continue
+        wanted = question.args[name].requires_grad
+        if after.has_grad:
+            return f"set .grad on your argument `{name}` (the caller's tensor)"
+        if after.requires_grad != wanted:
+            return f"changed requires_grad of your argument `{name}` to {after.requires_grad}"
+    return None
+
+
 def _modified_arguments(case: Case, out: CallOutcome) -> str | None:
     changed = []
     for (name, sent), after in zip(case.args.items(), out.args_after):
+        if not isinstance(sent, torch.Tensor):
+            continue
         if after.data is None or tuple(after.shape or ()) != tuple(sent.shape) or \
                 not torch.equal(after.data, sent.double()):
             changed.append(name)
@@ -131,7 +158,8 @@ def show(t: torch.Tensor | None) -> object:
 
 def case_report(v: Verdict) -> CaseReport:
     return CaseReport(case=v.case.id, message=v.message,
-                      inputs={k: show(a) for k, a in v.case.args.items()}, expected=show(v.expected),
+                      inputs={k: show(a) if isinstance(a, torch.Tensor) else a for k, a in v.case.args.items()},
+                      expected=show(v.expected),
                       got=show(v.got.data) if v.got is not None else None)
 
 
@@ -162,10 +190,16 @@ def plan(q: Question, ctx: GradeContext) -> tuple[list[Case], dict[str, tuple[in
     return cases, skipped
 
 
+def _encode_arg(q: Question, name: str, value, dtype: str) -> dict:
+    if isinstance(value, torch.Tensor):
+        return encode_tensor(value, dtype, requires_grad=q.args[name].requires_grad)
+    return encode_plain(value)
+
+
 async def grade(q: Question, ctx: GradeContext) -> QuestionResult:
     cases, skipped = plan(q, ctx)
     timeout = ctx.call_timeout(q)
-    calls = [CallSpec([encode_tensor(a, c.dtype) for a in c.args.values()], c.device, timeout)
+    calls = [CallSpec([_encode_arg(q, name, a, c.dtype) for name, a in c.args.items()], c.device, timeout)
              for c in cases]
     watch = isinstance(q.check, GradientCheck) and "autograd" in q.check.forbid
     outcomes = await ctx.session.call(q.calls[0], calls, watch_autograd=watch)

@@ -9,12 +9,19 @@ Jacobian (for scalar `y`, the shape of `w`).
 
 from __future__ import annotations
 
+import builtins
 import functools
+import math
 
 import torch
 
+from grader.rubric.model import EXPRESSION_BUILTINS
+
 torch.backends.cuda.matmul.allow_tf32 = False   # references in true float64/float32
 torch.backends.cudnn.allow_tf32 = False
+
+
+_BUILTINS = {name: getattr(builtins, name) for name in EXPRESSION_BUILTINS}
 
 
 @functools.lru_cache(maxsize=256)
@@ -23,7 +30,8 @@ def _compiled(expression: str):
 
 
 def evaluate(expression: str, args: dict[str, torch.Tensor]) -> torch.Tensor:
-    return eval(_compiled(expression), {"torch": torch, "__builtins__": {}}, dict(args))  # noqa: S307 - rubric text is trusted course material
+    return eval(_compiled(expression), {"torch": torch, "math": math, "__builtins__": _BUILTINS},  # noqa: S307
+                dict(args))  # noqa: S307 - rubric text is trusted course material
 
 
 def warm_up() -> None:
@@ -34,8 +42,9 @@ def warm_up() -> None:
     gradient("2 * x", "x", {"x": x})
 
 
-def as_float64(args: dict[str, torch.Tensor], device: str) -> dict[str, torch.Tensor]:
-    return {k: v.to(device=device, dtype=torch.float64) for k, v in args.items()}
+def as_float64(args: dict, device: str) -> dict:
+    return {k: v.to(device=device, dtype=torch.float64) if isinstance(v, torch.Tensor) else v
+            for k, v in args.items()}
 
 
 def gradient(expression: str, wrt: str, args: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -35,7 +35,22 @@ def outcome_failure(fn: str, out) -> tuple[str, str, str | None]:
             "a recursive graph walk fails on graphs thousands of nodes deep: build the "
             "topological order with an explicit stack (a loop), not recursion")
     where = f" at {out.line}" if out.line else ""
-    return "error", f"raised {error}{where}", None
+    hint = next((h for words, h in KNOWN_ERRORS if words in error), None)
+    return "error", f"raised {error}{where}", hint
+
+
+#: error texts of the usual autograd confusions, and what to do about them
+KNOWN_ERRORS = [
+    ("backward through the graph a second time",
+     "a graph is freed by backward(): build it again for each backward call, or pass retain_graph=True"),
+    ("grad can be implicitly created only for scalar outputs",
+     "backward() on a non-scalar needs the vector: y.backward(v), or reduce to a scalar first"),
+    ("does not require grad and does not have a grad_fn",
+     "the tensor you differentiate must come from one with requires_grad=True (x.detach().clone()"
+     ".requires_grad_(True))"),
+    ("a leaf Variable that requires grad is being used in an in-place operation",
+     "do not modify a tensor that requires grad in place: build new tensors instead"),
+]
 
 
 STATUS_OF_KIND = {"missing": "missing", "not_implemented": "not_implemented", "timeout": "timeout",

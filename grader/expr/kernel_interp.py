@@ -11,6 +11,7 @@
 def _grader_expr_factory():
     import builtins
     import json
+    import math
     import traceback
 
     # Bound here, so a notebook that reuses these names (`list = ...`) cannot
@@ -35,9 +36,19 @@ def _grader_expr_factory():
             super().__init__(f"operation not supported: {op} ({text} with {kinds}){where}: "
                              f"{type(original).__name__}: {original}")
 
+    # On plain Python numbers (f: float -> float handed to a finite-difference
+    # function) the elementary functions are math's; on anything else, the
+    # object's own method (the student's Dual / Value, or a torch tensor).
+    plain = {"sin": math.sin, "cos": math.cos, "exp": math.exp, "log": math.log, "tanh": math.tanh,
+             "relu": lambda v: v if v > 0 else 0.0}
+    number_types = (builtins.int, builtins.float)
+
     def method(name):
-        # getattr first: a missing method raises AttributeError right here.
-        return lambda a, c: getattr(a, name)()
+        def call(a, c):
+            if type(a) in number_types:
+                return plain[name](a)
+            return getattr(a, name)()   # a missing method raises AttributeError right here
+        return call
 
     # op -> (operands..., const) -> result; mirrors grader/expr/spec.py OPS.
     OPS = {

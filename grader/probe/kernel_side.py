@@ -42,6 +42,8 @@ def _grader_probe_factory(interp):
                        "grad_fn": type(obj.grad_fn).__name__ if obj.grad_fn is not None else None}
                 if type(obj) is not Tensor:
                     out["subclass"] = type_name(obj)
+                if obj.is_leaf:   # .grad of a non-leaf warns; only leaves keep one
+                    out["has_grad"] = obj.grad is not None
                 if obj.is_complex() or obj.numel() > MAX_ELEMENTS:
                     out["data"] = None
                 else:
@@ -65,21 +67,48 @@ def _grader_probe_factory(interp):
             return out
         return {"t": "other", "type": type_name(obj)}
 
-    def decode(spec, device):
+    def decode(spec, device, counters):
         if spec["t"] == "tensor":
             raw = bytearray(b64decode(spec["data"]))
             flat = torch.frombuffer(raw, dtype=float64) if raw else torch.zeros(0, dtype=float64)
-            return flat.reshape(spec["shape"]).to(DTYPES[spec["dtype"]]).to(device)
+            t = flat.reshape(spec["shape"]).to(DTYPES[spec["dtype"]]).to(device)
+            return t.requires_grad_(True) if spec.get("requires_grad") else t
         if spec["t"] in ("float", "int", "bool"):
             return getattr(builtins, spec["t"])(spec["v"])
         if spec["t"] in ("list", "tuple"):
-            items = [decode(x, device) for x in spec["items"]]
+            items = [decode(x, device, counters) for x in spec["items"]]
             return items if spec["t"] == "list" else tuple(items)
         if spec["t"] == "none":
             return None
         if spec["t"] == "expr":   # a function handed to the student, as a graph spec
-            return (interp.scalar_function if spec.get("scalar") else interp.function)(spec["graph"])
+            return counted(expr_function(spec), counters)
         raise ValueError(f"cannot decode {spec['t']}")
+
+    def expr_function(spec):
+        """The graph as the function the exercise hands over: float -> float ("scalar"),
+        list -> list ("list"), or Tensor (n,) -> 0-d Tensor / Tensor (m,) ("tensor")."""
+        form = spec.get("form") or ("scalar" if spec.get("scalar") else "list")
+        if form == "scalar":
+            return interp.scalar_function(spec["graph"])
+        fn = interp.function(spec["graph"])
+        if form == "list":
+            return fn
+        scalar_out = spec.get("scalar_output", False)
+
+        def on_tensor(x):
+            outs = fn([x[i] for i in range(x.shape[0])])   # 0-d tensors: autograd flows through
+            return outs[0] if scalar_out else torch.stack(outs)
+        return on_tensor
+
+    def counted(f, counters):
+        """Wrap f so the grader learns how often the student's code called it."""
+        slot = len(counters)
+        counters.append(0)
+
+        def wrapper(*a, **k):
+            counters[slot] += 1
+            return f(*a, **k)
+        return wrapper
 
     class AutogradWatch:
         """Counts autograd use during a call: every reverse-mode entry point
@@ -139,14 +168,19 @@ def _grader_probe_factory(interp):
         if scenario is not None:
             return run_guarded(lambda: scenario(fn, call), call, watch_autograd, [])
         device = call.get("device", "cpu")
-        args = [decode(a, device) for a in call["args"]]
+        counters = []
+        args = [decode(a, device, counters) for a in call["args"]]
+
         def thunk():
             value = fn(*args)
             if device.startswith("cuda"):
                 torch.cuda.synchronize()   # inside the guard: async CUDA errors surface here
             return value
 
-        return run_guarded(thunk, call, watch_autograd, args)
+        out = run_guarded(thunk, call, watch_autograd, args)
+        if counters:
+            out["f_calls"] = list(counters)
+        return out
 
     def run_guarded(thunk, call, watch_autograd, args):
         """Run the student's code under an alarm, counting autograd use, and encode what it gave."""

@@ -47,6 +47,7 @@ class CallOutcome:
     recursion: bool = False
     op: str | None = None       # the operation a student's class lacks (status unsupported)
     autograd_calls: int = 0
+    f_calls: list[int] = field(default_factory=list)   # calls of each function handed over
     seconds: float = 0.0
 
 
@@ -122,5 +123,7 @@ class ProbeSession:
             out.recursion = bool(raw.get("recursion"))
         out.args_after = [decode_value(v) for v in raw.get("args_after") or []]
         out.autograd_calls = int(raw.get("autograd_calls") or 0)
+        calls = raw.get("f_calls") or []
+        out.f_calls = [int(c) for c in calls] if isinstance(calls, list) else []
         out.seconds = float(raw.get("seconds") or 0.0)
         return out

@@ -37,6 +37,7 @@ class Value:
     data: torch.Tensor | None = None         # float64, CPU, in `shape`; None if not sent
     requires_grad: bool = False
     grad_fn: str | None = None
+    has_grad: bool = False                   # a leaf tensor whose .grad is set
     subclass: str | None = None              # a torch.Tensor subclass's name
     number: float | None = None
     items: list["Value"] = field(default_factory=list)
@@ -108,6 +109,7 @@ def decode_value(spec, depth: int = 0) -> Value:
                      data=_array(spec.get("data"), shape),
                      requires_grad=bool(spec.get("requires_grad", False)),
                      grad_fn=spec.get("grad_fn") if isinstance(spec.get("grad_fn"), str) else None,
+                     has_grad=bool(spec.get("has_grad", False)),
                      subclass=spec.get("subclass") if isinstance(spec.get("subclass"), str) else None)
     if kind in ("float", "int", "bool"):
         return Value(kind, number=_float(spec.get("v")))
@@ -123,18 +125,21 @@ def decode_value(spec, depth: int = 0) -> Value:
     raise ProtocolError(f"unknown value kind {kind!r}")
 
 
-def encode_tensor(t: torch.Tensor, dtype: str) -> dict:
+def encode_tensor(t: torch.Tensor, dtype: str, *, requires_grad: bool = False) -> dict:
     """An argument for the kernel: the values already rounded to `dtype`, sent as float64 bytes."""
     flat = t.detach().to("cpu", torch.float64).contiguous().reshape(-1).numpy()
-    return {"t": "tensor", "dtype": dtype, "shape": list(t.shape),
-            "data": base64.b64encode(flat.astype("<f8").tobytes()).decode("ascii")}
+    out = {"t": "tensor", "dtype": dtype, "shape": list(t.shape),
+           "data": base64.b64encode(flat.astype("<f8").tobytes()).decode("ascii")}
+    if requires_grad:
+        out["requires_grad"] = True
+    return out
 
 
 def encode_plain(obj) -> dict:
     """A float, int, list or tuple of them, or an expression graph, as a call argument."""
     from grader.expr.spec import Graph
     if isinstance(obj, Graph):
-        return {"t": "expr", "graph": obj.to_json(), "scalar": False}
+        return {"t": "expr", "graph": obj.to_json(), "form": "list"}
     if isinstance(obj, bool) or not isinstance(obj, (int, float, list, tuple)):
         raise TypeError(f"cannot send {type(obj).__name__}")
     if isinstance(obj, (list, tuple)):
@@ -144,7 +149,12 @@ def encode_plain(obj) -> dict:
 
 def scalar_function(graph) -> dict:
     """A one-input, one-output graph handed over as f(x) -> y (for `derivative`)."""
-    return {"t": "expr", "graph": graph.to_json(), "scalar": True}
+    return {"t": "expr", "graph": graph.to_json(), "form": "scalar"}
+
+
+def tensor_function(graph, *, scalar_output: bool) -> dict:
+    """A graph handed over as f(x: Tensor (n,)) -> 0-d Tensor or Tensor (m,), autograd-friendly."""
+    return {"t": "expr", "graph": graph.to_json(), "form": "tensor", "scalar_output": scalar_output}
 
 
 class NotNumbers(ValueError):

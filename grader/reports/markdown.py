@@ -24,7 +24,7 @@ def _cases(q: QuestionResult) -> str:
     return ", ".join(parts) or "-"
 
 
-def question_section(q: QuestionResult) -> list[str]:
+def question_section(q: QuestionResult, plot: str | None = None) -> list[str]:
     lines = [f"### {STATUS_MARK.get(q.status, '')} `{q.id}` — {q.score:g} / {q.max_score:g}", ""]
     if q.title:
         lines += [f"*{q.title}* (calls {', '.join(f'`{c}`' for c in q.calls)})", ""]
@@ -33,6 +33,8 @@ def question_section(q: QuestionResult) -> list[str]:
     lines += [f"- **hint**: {h}" for h in q.hints]
     if q.hidden_failed:
         lines.append(f"- hidden cases failed: {q.hidden_failed} (their inputs are not shown)")
+    if plot:
+        lines += ["", f"![{q.id}: error against h, yours and the reference's]({plot})"]
     for case in q.public_failures:
         lines += ["", f"<details><summary>public case <code>{case.case}</code>: {case.message}</summary>", ""]
         for name, value in case.inputs.items():
@@ -42,7 +44,7 @@ def question_section(q: QuestionResult) -> list[str]:
     return lines
 
 
-def render(result: SubmissionResult) -> str:
+def render(result: SubmissionResult, plots: dict[str, str] | None = None) -> str:
     lines = [f"# Feedback: {result.assignment} — {result.submission}", "",
              f"**Score: {result.score:g} / {result.max_score:g}**"
              + (" (public checks only)" if result.public_only else ""), ""]
@@ -57,7 +59,7 @@ def render(result: SubmissionResult) -> str:
         lines += [f"- {issue}" for issue in result.notebook_issues] + [""]
     lines += ["## Questions", ""]
     for q in result.questions:
-        lines += question_section(q)
+        lines += question_section(q, (plots or {}).get(q.id))
     lines += ["---", f"source `{result.source}`, sha256 `{result.sha256[:12]}`, "
               f"grader {result.grader_version}, rubric v{result.rubric_version}, "
               f"network {result.sandbox.get('network', '?')}", ""]

@@ -48,6 +48,8 @@ class QuestionResult(BaseModel):
     cases: dict[str, DeviceCount] = Field(default_factory=dict, description="per device")
     public_failures: list[CaseReport] = Field(default_factory=list)
     hidden_failed: int = 0
+    plot: dict[str, t.Any] | None = Field(None, description="series for a plot in the feedback "
+                                          "(error against h for finite differences)")
 
 
 class SubmissionResult(BaseModel):
@@ -71,11 +73,15 @@ class SubmissionResult(BaseModel):
 
 
 def write_atomic(path: Path, text: str) -> None:
+    write_atomic_bytes(path, text.encode("utf-8"))
+
+
+def write_atomic_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

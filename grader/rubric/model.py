@@ -17,8 +17,9 @@ from grader.yamlmodel import StrictModel
 
 MatrixKind = t.Literal["general", "symmetric", "spd", "well_conditioned", "positive_det"]
 
-#: names an expression may use besides the question's arguments
-EXPRESSION_GLOBALS = ("torch",)
+#: names an expression may use besides the question's arguments (reference.evaluate provides them)
+EXPRESSION_BUILTINS = ("abs", "float", "int", "max", "min", "sum")
+EXPRESSION_GLOBALS = ("torch", "math", *EXPRESSION_BUILTINS)
 
 
 def _check_expression(expr: str, names: t.Iterable[str]) -> str:
@@ -41,10 +42,14 @@ class Tolerance(StrictModel):
 
 
 class ArgSpec(StrictModel):
-    """One tensor argument: its shape in dimension symbols (or numbers) and its kind."""
+    """One argument: a tensor (shape in dimension symbols or numbers, and a kind) or an int."""
 
-    shape: list[t.Union[int, str]] = Field(description="e.g. [m, n]; symbols get sizes from `dims`")
+    shape: list[t.Union[int, str]] = Field(default_factory=list,
+                                           description="e.g. [m, n]; symbols get sizes from `dims`")
     kind: MatrixKind = Field("general", description="how the values are drawn (square kinds need n x n)")
+    integer: t.Optional[tuple[int, int]] = Field(None, description="a Python int from this range, "
+                                                 "instead of a tensor")
+    requires_grad: bool = Field(False, description="send the tensor with requires_grad=True")
 
     @model_validator(mode="after")
     def _square_kinds(self) -> "ArgSpec":
@@ -138,7 +143,50 @@ class ReverseModeCheck(_AutodiffCheck):
     via: t.Literal["class", "vjp"]
 
 
-Check = t.Annotated[t.Union[GradientCheck, ForwardModeCheck, ReverseModeCheck], Field(discriminator="kind")]
+class ValueCheck(StrictModel):
+    """Compare the student's tensor with the value of a torch expression of the arguments,
+    and check autograd semantics: a plain result, arguments (and their .grad) untouched."""
+
+    kind: t.Literal["value"]
+    expect: str = Field(description="torch expression of the args (torch and math available)")
+    plain_result: bool = Field(True, description="the result must not require grad nor have a grad_fn")
+    mistakes: list[Mistake] = Field(default_factory=list)
+
+
+class OrderCheck(StrictModel):
+    h_min: float = Field(1e-4, gt=0)
+    h_max: float = Field(1e-1, gt=0)
+    steps: int = Field(7, ge=3, le=30)
+    tolerance: float = Field(0.35, gt=0, description="allowed |student slope - reference slope|")
+
+
+class FiniteDifferenceCheck(StrictModel):
+    """A finite-difference scheme: its value at a fixed h (against the same scheme in float64),
+    its order of convergence (slope of log error against log h), and how often it calls f."""
+
+    kind: t.Literal["finite_difference"]
+    scheme: t.Literal["forward", "central"]
+    form: t.Literal["scalar", "gradient"] = Field(
+        "scalar", description="scalar: f float -> float, called as fn(f, x, h); gradient: f Tensor (n,) -> "
+        "scalar Tensor, called as fn(f, x, h)")
+    h: float = Field(1e-3, gt=0, description="h of the value check")
+    order: t.Optional[OrderCheck] = None
+    exact_calls: t.Optional[str] = Field(None, pattern=r"^[0-9]*n?$",
+                                         description="e.g. '2n': f must be called exactly that often")
+    inputs: tuple[int, int] = Field((2, 5), description="gradient form: range of n")
+
+
+class LagrangeCheck(StrictModel):
+    """Equality-constrained problems with known answers, L = f - lam^T g."""
+
+    kind: t.Literal["lagrange"]
+    via: t.Literal["lagrangian", "gradient", "solve"]
+    problems: list[t.Literal["quadratic", "circle"]] = Field(
+        default_factory=lambda: ["quadratic", "circle"], description="cycled through the cases")
+
+
+Check = t.Annotated[t.Union[GradientCheck, ValueCheck, ForwardModeCheck, ReverseModeCheck,
+                            FiniteDifferenceCheck, LagrangeCheck], Field(discriminator="kind")]
 
 
 class Question(StrictModel):
@@ -184,6 +232,12 @@ class Question(StrictModel):
                 raise ValueError(f"check.wrt '{self.check.wrt}' is not one of the args "
                                  f"({', '.join(self.args)})")
             _check_expression(self.check.of, self.args)
+            for m in self.check.mistakes:
+                _check_expression(m.when, self.args)
+        if isinstance(self.check, ValueCheck):
+            if not self.args:
+                raise ValueError("a value check needs `args`")
+            _check_expression(self.check.expect, self.args)
             for m in self.check.mistakes:
                 _check_expression(m.when, self.args)
         return self

@@ -1,0 +1,42 @@
+"""Plots beside the feedback: the student's error against h next to the reference's."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")   # files only, never a window
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+from grader.reports.result import QuestionResult, write_atomic_bytes  # noqa: E402
+
+
+def loglog_png(q: QuestionResult) -> bytes:
+    plot = q.plot or {}
+    fig, ax = plt.subplots(figsize=(5, 3.6), dpi=100)
+    ax.loglog(plot["h"], plot["reference"], "o-", label=f"reference (slope {plot['reference_slope']:.2f})")
+    ax.loglog(plot["h"], plot["student"], "s--", label=f"yours (slope {plot['student_slope']:.2f})")
+    ax.set_xlabel("h")
+    ax.set_ylabel("|error|")
+    ax.set_title(plot.get("title", q.id))
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})   # no version stamp: same bytes each run
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write_plots(result_questions: list[QuestionResult], folder: Path, stem: str) -> dict[str, str]:
+    """Write one PNG per question that has a plot; return {question id: file name}."""
+    names = {}
+    for q in result_questions:
+        if q.plot and q.plot.get("kind") == "loglog_error":
+            name = f"{stem}.{q.id}.png"
+            write_atomic_bytes(folder / name, loglog_png(q))
+            names[q.id] = name
+    return names

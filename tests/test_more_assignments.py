@@ -1,0 +1,102 @@
+"""numerical_diff, torch_autograd, lagrange end to end: solutions, blanks, planted bugs.
+
+Each sample (samples/<assignment>/README.md) has one planted mistake; it must
+lose exactly the listed questions, with feedback naming the mistake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from grader.batch import grade_batch
+from grader.rubric import load_rubric
+from grader.submissions import discover
+from helpers import ROOT, config
+
+EXPECTED = {
+    "numerical_diff": {
+        "student01_correct": (set(), None),
+        "student02_two_h_forward": ({"forward_difference"}, ("forward_difference", "divide by h")),
+        "student03_three_n_calls": ({"numerical_gradient"}, ("numerical_gradient", "expected exactly")),
+        "student04_one_sided_gradient": ({"numerical_gradient"}, ("numerical_gradient", "only order 1")),
+        "student05_central_is_forward": ({"central_difference"}, ("central_difference", "h^2.0")),
+    },
+    "torch_autograd": {
+        "student01_correct": (set(), None),
+        "student02_untracked_with_tracking": ({"untracked_square"}, ("untracked_square", "torch.no_grad()")),
+        "student03_accumulate_zeroes": ({"accumulated_grad"}, ("accumulated_grad", "do not zero it")),
+        "student04_clone_keeps_history": ({"detached_copy"}, ("detached_copy", "grad_fn=CloneBackward0")),
+        "student05_modifies_x_grad": ({"mean_square_grad"}, ("mean_square_grad", "set .grad on your argument")),
+    },
+    "lagrange": {
+        "student01_correct": (set(), None),
+        "student02_opposite_sign": ({"lagrangian", "lagrangian_gradient", "solve_constrained"},
+                                    ("solve_constrained", "lam_star has the opposite sign")),
+        "student03_ignores_constraint": ({"solve_constrained"}, ("solve_constrained", "does not satisfy the constraints")),
+        "student04_gradient_no_lam_part": ({"lagrangian_gradient"}, ("lagrangian_gradient", "length d + m")),
+    },
+}
+
+
+@pytest.fixture(scope="module", params=sorted(EXPECTED))
+def graded(request, tmp_path_factory):
+    name = request.param
+    rubric = load_rubric(ROOT / "rubrics" / f"{name}.yaml")
+    out = tmp_path_factory.mktemp(name)
+    subs = discover([ROOT / "samples" / name, ROOT / "solutions" / f"{name}.ipynb",
+                     ROOT / "assignments" / f"{name}.ipynb"])
+    results = asyncio.run(grade_batch(subs, rubric, config(), out, workers=2))
+    return name, {r.submission: r for r in results}, out
+
+
+def test_solution_full_marks_and_blank_zero(graded):
+    name, results, _ = graded
+    solution = results[name]
+    assert solution.score == solution.max_score, [(q.id, q.feedback) for q in solution.questions
+                                                  if q.status != "passed"]
+    blank = results[f"{name}-2"]
+    assert blank.score == 0 and all(q.status == "not_implemented" for q in blank.questions)
+
+
+def test_each_planted_bug_loses_exactly_its_question(graded):
+    name, results, _ = graded
+    for sample, (lost, said) in EXPECTED[name].items():
+        r = results[sample]
+        assert {q.id for q in r.questions if q.score < q.max_score} == lost, sample
+        if said:
+            q = {q.id: q for q in r.questions}[said[0]]
+            text = " ".join([q.feedback, *q.hints])
+            assert said[1] in text, (sample, text)
+
+
+def test_course_example_is_the_first_public_case():
+    from grader.checks.numdiff import COURSE_X, analytic, course_example, fd_cases
+    rubric = load_rubric(ROOT / "rubrics" / "numerical_diff.yaml")
+    first = fd_cases(rubric.questions[0], public_only=True)[0]
+    assert first.x == (COURSE_X,) and first.graph == course_example()
+    assert analytic(first.graph, first.x) == pytest.approx([5.25], abs=1e-12)   # f'(1.5) = 5.25
+
+
+def test_feedback_has_the_error_plot(graded):
+    name, results, out = graded
+    if name != "numerical_diff":
+        pytest.skip("plots belong to the finite-difference questions")
+    md = (out / "feedback" / "student05_central_is_forward.md").read_text()
+    assert "![central_difference: error against h" in md
+    png = out / "feedback" / "student05_central_is_forward.central_difference.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    result = json.loads((out / "results" / "student05_central_is_forward.json").read_text())
+    plot = {q["id"]: q for q in result["questions"]}["central_difference"]["plot"]
+    assert round(plot["reference_slope"]) == 2 and round(plot["student_slope"]) == 1
+
+
+def test_torch_autograd_cuda_cases_are_skipped_with_reason_here(graded):
+    import torch
+    name, results, _ = graded
+    if name != "torch_autograd" or torch.cuda.is_available():
+        pytest.skip("only meaningful without CUDA")
+    q = results[name].questions[0]
+    assert q.cases["cuda"].skipped > 0 and "CUDA" in q.cases["cuda"].skip_reason
