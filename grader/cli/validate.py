@@ -17,7 +17,7 @@ from grader.rubric.load import available_assignments
 from grader.submissions import discover
 
 
-async def _self_test(cfg: Config, name: str) -> list[tuple[str, str, bool, str]]:
+async def _self_test(cfg: Config, name: str, gate: asyncio.Semaphore) -> list[tuple[str, str, bool, str]]:
     rubric = load_rubric(cfg.path("rubrics") / f"{name}.yaml")
     rows = [(name, "rubric loads", True, f"{len(rubric.questions)} questions, {rubric.max_score:g} points")]
     for label, folder, want_full in (("solution = full marks", "solutions", True),
@@ -26,7 +26,8 @@ async def _self_test(cfg: Config, name: str) -> list[tuple[str, str, bool, str]]
         if not path.is_file():
             rows.append((name, label, False, f"missing {path}"))
             continue
-        result = await grade_notebook(discover([path])[0], rubric, cfg)
+        async with gate:   # no more kernels at once than workers
+            result = await grade_notebook(discover([path])[0], rubric, cfg)
         ok = result.status == "graded" and (result.score == rubric.max_score if want_full else result.score == 0)
         detail = f"{result.score:g} / {result.max_score:g}"
         bad = [q for q in result.questions if (q.status != "passed") == want_full]
@@ -43,7 +44,8 @@ def validate(config: ConfigOption = None,
     names = assignment or available_assignments(cfg)
 
     async def all_tests():
-        return await asyncio.gather(*(_self_test(cfg, n) for n in names))
+        gate = asyncio.Semaphore(cfg.worker_count())
+        return await asyncio.gather(*(_self_test(cfg, n, gate) for n in names))
 
     rows = [row for rows in run(all_tests()) for row in rows]
     table = Table("assignment", "check", "", "detail", title="grader validate")
