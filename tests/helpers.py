@@ -43,9 +43,9 @@ def write(nb: nbformat.NotebookNode, folder: Path, name: str) -> Path:
 
 
 def grade(paths: list[Path], out: Path, *, cfg: Config | None = None, workers: int = 2,
-          public_only: bool = False) -> dict[str, SubmissionResult]:
+          public_only: bool = False, rubric: Path | None = None) -> dict[str, SubmissionResult]:
     cfg = cfg or config()
-    rubric = load_rubric(RUBRIC)
+    rubric = load_rubric(rubric or RUBRIC)
     subs = discover(paths)
     results = asyncio.run(grade_batch(subs, rubric, cfg, out, workers=workers, public_only=public_only))
     return {r.submission: r for r in results}

@@ -100,3 +100,21 @@ def test_torch_autograd_cuda_cases_are_skipped_with_reason_here(graded):
         pytest.skip("only meaningful without CUDA")
     q = results[name].questions[0]
     assert q.cases["cuda"].skipped > 0 and "CUDA" in q.cases["cuda"].skip_reason
+
+
+def test_usual_autograd_confusions_get_their_hint(tmp_path):
+    """A graph reused for a second backward() and backward() on a non-scalar without v."""
+    from helpers import grade, notebook_with, write
+    nb = notebook_with(ROOT / "solutions" / "torch_autograd.ipynb", [
+        "def accumulated_grad(x, k):\n    xc = x.detach().clone().requires_grad_(True)\n"
+        "    out = (xc ** 2).sum()\n    for _ in range(k):\n        out.backward()\n    return xc.grad\n",
+        "def doubling_vjp(x, v):\n    xc = x.detach().clone().requires_grad_(True)\n    y = 2 * xc\n"
+        "    while y.norm() < 1000:\n        y = y * 2\n    y.backward()\n    return xc.grad\n"],
+        drop_check_cell=False)
+    path = write(nb, tmp_path, "confused")
+    result = grade([path], tmp_path / "out", public_only=True,
+                   rubric=ROOT / "rubrics" / "torch_autograd.yaml")["confused"]
+    q = {q.id: q for q in result.questions}
+    assert q["accumulated_grad"].score == 0 and "retain_graph" in " ".join(q["accumulated_grad"].hints)
+    assert q["doubling_vjp"].score == 0 and "y.backward(v)" in " ".join(q["doubling_vjp"].hints)
+    assert q["mean_square_grad"].score == q["mean_square_grad"].max_score

@@ -147,7 +147,8 @@ def planned(q: Question, public_only: bool) -> list[tuple[GraphCase, t.Any]]:
 def graph_cases(q: Question, public_only: bool) -> list[GraphCase]:
     check = q.check
     assert isinstance(check, (ForwardModeCheck, ReverseModeCheck))
-    one_output = check.via in ("class", "derivative") and check.kind == "reverse_mode" or check.via == "derivative"
+    # derivative takes f: R -> R; a Value's backward() starts from one output
+    one_output = check.via == "derivative" or (check.via == "class" and check.kind == "reverse_mode")
     outputs = 1 if one_output else check.graphs.outputs
     out: list[GraphCase] = []
     sets = [("public", q.cases.public)] + ([] if public_only else [("hidden", q.cases.hidden)])
