@@ -29,6 +29,8 @@ from pathlib import Path
 
 import nbformat
 
+from grader.authoring.assign import assign
+
 ROOT = Path(__file__).resolve().parent.parent
 
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
@@ -52,27 +54,6 @@ def code(text: str) -> tuple[str, str]:
 def number(cells: list[tuple[str, str]]) -> list[dict]:
     """[(kind, source)] -> [{id, kind, source}] with ids cell-01, cell-02, ..."""
     return [{"id": f"cell-{i:02d}", "kind": k, "source": s} for i, (k, s) in enumerate(cells, 1)]
-
-
-def stub(source: str) -> str:
-    """Each BEGIN/END SOLUTION region -> `raise NotImplementedError`, same indentation."""
-    out, inside = [], False
-    for line in source.split("\n"):
-        tag = line.strip()
-        if tag == BEGIN:
-            if inside:
-                raise ValueError("nested BEGIN SOLUTION")
-            inside = True
-            out.append(line[: len(line) - len(line.lstrip())] + "raise NotImplementedError")
-        elif tag == END:
-            if not inside:
-                raise ValueError("END SOLUTION without BEGIN")
-            inside = False
-        elif not inside:
-            out.append(line)
-    if inside:
-        raise ValueError("BEGIN SOLUTION without END")
-    return "\n".join(out)
 
 
 def strip_markers(source: str) -> str:
@@ -1561,7 +1542,8 @@ def build(root: Path = ROOT) -> list[Path]:
         ("backward_engine", VALUE_SOLUTION, value_samples(), VALUE_README),
     ):
         nb(f"solutions/{name}.ipynb", solution, name)
-        nb(f"assignments/{name}.ipynb", [dict(c, source=stub(c["source"])) for c in solution], name)
+        # the student notebook is made by `grader assign`, the one place that knows how
+        written.append(assign(root / f"solutions/{name}.ipynb", root / "assignments"))
         for sample, s in samples.items():
             nb(f"samples/{name}/{sample}.ipynb", s.cells, name)
         write_text(root / f"samples/{name}/README.md", readme)

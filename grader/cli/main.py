@@ -34,8 +34,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
 
 
 def _register() -> None:
-    from grader.cli import check, grade, schema, validate
-    for module in (grade, check, validate, schema):
+    from grader.cli import assign, check, grade, new_question, schema, show, validate
+    for module in (grade, check, validate, assign, show, new_question, schema):
         module.register(app)
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 import typing as t
 from pathlib import Path
 
 import typer
 
-from grader.cli.common import out
 from grader.reports.result import write_atomic
 from grader.rubric.model import Rubric
 
@@ -26,7 +26,7 @@ def schema(out_file: t.Annotated[t.Optional[Path], typer.Option("--out", "-o")] 
     if out_file:
         write_atomic(out_file, text)
     else:
-        out.print(text, end="", markup=False, soft_wrap=True)
+        sys.stdout.write(text)
     return 0
 
 

@@ -1,0 +1,1 @@
+"""The course author's side: student notebooks from solutions (`assign`), rubric mutants."""

@@ -1,0 +1,31 @@
+"""`grader assign SOLUTION.ipynb... [--out DIR]` — student notebooks from solutions."""
+
+from __future__ import annotations
+
+import typing as t
+from pathlib import Path
+
+import typer
+
+from grader.authoring.assign import assign as make_student_notebook
+from grader.cli.common import ConfigOption, out, setup
+
+
+def assign(
+    solutions: t.Annotated[list[Path], typer.Argument(help="solution notebooks")],
+    out_dir: t.Annotated[t.Optional[Path], typer.Option("--out", "-o",
+                                                        help="default: the assignments folder")] = None,
+    config: ConfigOption = None,
+) -> int:
+    """Write the student notebook for each solution: solution regions become stubs,
+    hidden cells disappear, outputs are cleared."""
+    cfg = setup(config)
+    dest = out_dir or cfg.path("assignments")
+    for solution in solutions:
+        written = make_student_notebook(solution, dest)
+        out.print(f"{solution} -> {written}")
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(assign)
