@@ -41,7 +41,7 @@ def not_run(question: Question, why: str) -> QuestionResult:
                           max_score=question.points, status="not_run", feedback=why)
 
 
-def _grader_for(question: Question):
+def grader_for(question: Question):
     """The check kind's `grade(question, ctx)` coroutine (one module per kind)."""
     from grader.checks import autodiff, gradient
     from grader.checks import lagrange, numdiff
@@ -77,7 +77,7 @@ async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubri
                 message = "the notebook's kernel could not be probed (it died or never finished)"
             ctx = GradeContext(rubric, cfg, session, NotebookCode(nb), public_only)
             for q in rubric.questions:
-                done.append(await _grader_for(q)(q, ctx))
+                done.append(await grader_for(q)(q, ctx))
     except TimeoutError:
         message = f"stopped at the submission time limit ({cfg.execution.submission_timeout:g} s)"
     except KernelStartError as exc:

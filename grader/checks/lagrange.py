@@ -176,6 +176,9 @@ def judge(check: LagrangeCheck, case: LCase, out: CallOutcome, fn: str) -> Verdi
         if after.data is None or tuple(after.data.shape) != tuple(sent.shape) or not torch.equal(after.data, sent):
             return Verdict(case, False, "wrong", f"modified its argument `{name}` in place",
                            "work on copies of x and lam (x.detach().clone()), never on the caller's tensors")
+    wrong_dtype = _dtype_problem(out.value)
+    if wrong_dtype:
+        return Verdict(case, False, "wrong", wrong_dtype, "keep the dtype of x (float64 here): no float32 casts")
     if check.via == "lagrangian":
         ref = [float(lagrangian(p, x, lam))]
         got = _tensor(out.value)
@@ -188,6 +191,12 @@ def judge(check: LagrangeCheck, case: LCase, out: CallOutcome, fn: str) -> Verdi
                            "the gradient in (x, lam) has length d + m: append grad_lam L = -g(x)", expected=ref, got=got)
         return _compare(case, got, ref, grad_lagrangian(p, x, lam, -1.0).tolist(), "grad L")
     return _judge_solution(case, out)
+
+
+def _dtype_problem(value) -> str | None:
+    tensors = [value] if value.kind == "tensor" else [v for v in value.items if v.kind == "tensor"]
+    bad = [v.dtype for v in tensors if v.dtype != "float64"]
+    return f"returned {bad[0]} for float64 inputs" if bad else None
 
 
 def _compare(case: LCase, got, ref, flipped, what: str) -> Verdict:

@@ -220,6 +220,11 @@ def judge(check: FiniteDifferenceCheck, case: FDCase, outs: list[CallOutcome], f
     n = len(case.x)
     if any(len(r) != n for r in results):
         return Verdict(case, False, "wrong", f"returned {len(results[0])} numbers, expected {n}")
+    if check.form == "gradient":   # a tensor exercise: x's dtype (float64 here) and device kept
+        v = outs[0].value
+        if v.kind != "tensor" or v.dtype != "float64" or v.shape != (n,):
+            return Verdict(case, False, "wrong", f"returned {v.describe()}, expected a float64 tensor of "
+                           f"shape [{n}] like x", "return torch.tensor(..., dtype=x.dtype, device=x.device)")
     ref = reference_fd(check, case.graph, case.x, check.h)
     verdict = Verdict(case, True, expected=ref, got=results[0])
     problems, hints = [], []

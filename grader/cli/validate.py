@@ -8,6 +8,7 @@ import typing as t
 import typer
 from rich.table import Table
 
+from grader.authoring.mutants import mutation_test
 from grader.cli.common import ConfigOption, out, run, setup
 from grader.config import Config
 from grader.errors import EXIT_FAILED, EXIT_OK
@@ -37,9 +38,26 @@ async def _self_test(cfg: Config, name: str, gate: asyncio.Semaphore) -> list[tu
     return rows
 
 
+def _mutation_table(report) -> Table:
+    table = Table("question", "mutants caught", "missed", title=f"{report.assignment}: mutation test")
+    by_question: dict[str, list] = {}
+    for o in report.outcomes:
+        by_question.setdefault(o.question, []).append(o)
+    for question, outcomes in by_question.items():
+        applicable = [o for o in outcomes if o.applicable]
+        missed = [o for o in applicable if not o.caught]
+        table.add_row(question, f"{len(applicable) - len(missed)}/{len(applicable)}",
+                      ", ".join(f"{o.mutant} ({o.description})" for o in missed) or "-")
+    return table
+
+
 def validate(config: ConfigOption = None,
-             assignment: t.Annotated[t.Optional[list[str]], typer.Option("--assignment", "-a")] = None) -> int:
-    """Self-test the course: every rubric, its solution and its blank notebook."""
+             assignment: t.Annotated[t.Optional[list[str]], typer.Option("--assignment", "-a")] = None,
+             mutants: t.Annotated[bool, typer.Option("--mutants", help="also run the mutation test: "
+                                                     "does each question catch every applicable mutant "
+                                                     "of the solution?")] = False) -> int:
+    """Self-test the course: every rubric, its solution and its blank notebook (and, with
+    --mutants, known-wrong variants of each solution)."""
     cfg = setup(config)
     names = assignment or available_assignments(cfg)
 
@@ -52,7 +70,14 @@ def validate(config: ConfigOption = None,
     for name, label, ok, detail in rows:
         table.add_row(name, label, "✅" if ok else "❌", detail)
     out.print(table)
-    return EXIT_OK if all(ok for *_, ok, _ in rows) else EXIT_FAILED
+    ok = all(ok for *_, ok, _ in rows)
+    if mutants:
+        for name in names:
+            report = run(mutation_test(cfg, load_rubric(cfg.path("rubrics") / f"{name}.yaml"),
+                                       cfg.path("solutions") / f"{name}.ipynb"))
+            out.print(_mutation_table(report))
+            ok = ok and not report.missed()
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 def register(app: typer.Typer) -> None:
