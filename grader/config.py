@@ -17,7 +17,11 @@ from grader.yamlmodel import StrictModel, load_yaml_model
 
 Device = t.Literal["cpu", "cuda"]
 DType = t.Literal["float32", "float64"]
-Format = t.Literal["json", "markdown", "csv"]
+#: report formats (`formats:` here, `--format` on the command line; json is always written):
+#: markdown/html feedback, csv gradebook, junit XML, gradescope results.json, github (job summary,
+#: annotations, step outputs; also on whenever GITHUB_ACTIONS is "true")
+Format = t.Literal["json", "markdown", "html", "csv", "junit", "gradescope", "github"]
+FORMATS: tuple[str, ...] = t.get_args(Format)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

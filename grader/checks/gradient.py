@@ -22,6 +22,7 @@ from grader.probe.values import encode_plain, encode_tensor
 from grader.probe.values import Value
 from grader.checks.scoring import outcome_failure, score_question
 from grader.reports.result import CaseReport, QuestionResult
+from grader.reports.views import worst_entries
 from grader.rubric.model import GradientCheck, Question, ValueCheck
 
 SHOW_IN_FULL = 36   # tensors with at most this many entries appear whole in feedback
@@ -157,10 +158,12 @@ def show(t: torch.Tensor | None) -> object:
 
 
 def case_report(v: Verdict) -> CaseReport:
+    got = v.got.data if v.got is not None else None
+    large = got is not None and v.expected is not None and got.numel() > SHOW_IN_FULL
     return CaseReport(case=v.case.id, message=v.message,
                       inputs={k: show(a) if isinstance(a, torch.Tensor) else a for k, a in v.case.args.items()},
-                      expected=show(v.expected),
-                      got=show(v.got.data) if v.got is not None else None)
+                      expected=show(v.expected), got=show(got),
+                      worst=worst_entries(v.expected.cpu(), got) if large else [])
 
 
 def judge_question(question: Question, verdicts: list[Verdict], skipped: dict[str, tuple[int, str]],

@@ -7,14 +7,18 @@ import typing as t
 from pathlib import Path
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
+from grader.batch import write_batch, write_result
 from grader.cli.common import ConfigOption, out, rubric_for, run, setup
+from grader.cli.options import FailUnderOption, FormatOption, github_report, policy_exit, resolve_formats
 from grader.config import Config
 from grader.errors import EXIT_FAILED, EXIT_OK, InputError
 from grader.pipeline import grade_notebook
-from grader.reports.markdown import STATUS_MARK
+from grader.reports import terminal
+from grader.reports.github import ci_mode
 from grader.rubric.load import available_assignments
+from grader.rubric.model import Rubric
 from grader.submissions import discover, read_notebook
 
 
@@ -32,28 +36,61 @@ def infer_assignment(cfg: Config, notebook: Path) -> str:
     return max(hits, key=len)
 
 
+def _only(rubric: Rubric, wanted: list[str] | None, where: Path) -> Rubric:
+    """The rubric with just the questions asked for (`--question`, repeatable)."""
+    if not wanted:
+        return rubric
+    ids = [q.id for q in rubric.questions]
+    for qid in wanted:
+        if qid not in ids:
+            close = difflib.get_close_matches(qid, ids, n=1)
+            raise InputError(where, f"no question '{qid}' in {rubric.assignment}"
+                             + (f" (did you mean '{close[0]}'?)" if close else f"; questions: {', '.join(ids)}"))
+    return rubric.model_copy(update={"questions": [q for q in rubric.questions if q.id in set(wanted)]})
+
+
 def check(
     notebook: t.Annotated[Path, typer.Argument(help="your notebook")],
     assignment: t.Annotated[t.Optional[str], typer.Option("--assignment", "-a",
                                                           help="default: from the notebook")] = None,
+    question: t.Annotated[t.Optional[list[str]], typer.Option(
+        "--question", "-q", metavar="ID", help="check only this question (repeatable)")] = None,
     config: ConfigOption = None,
+    formats: FormatOption = None,
+    out_dir: t.Annotated[t.Optional[Path], typer.Option(
+        "--out", "-o", help="where --format reports go (default: ./grader-check)")] = None,
+    fail_under: FailUnderOption = None,
 ) -> int:
-    """Run the public checks on one notebook and print what passed; exit 1 if anything failed."""
+    """Run the public checks on one notebook and print what passed; exit 1 if anything failed
+    (or, with --fail-under, if the public score is under it).
+
+    With --format (or in GitHub Actions) the reports are also written to --out."""
     cfg = setup(config)
     subs = discover([notebook])
     rubric = rubric_for(cfg, assignment or infer_assignment(cfg, notebook))
+    rubric = _only(rubric, question, notebook)
     result = run(grade_notebook(subs[0], rubric, cfg, public_only=True))
-    table = Table("", "question", "score", "what we found", title=f"{rubric.assignment}: public checks",
-                  show_lines=True)
-    for q in result.questions:
-        text = q.feedback + "".join(f"\nhint: {h}" for h in q.hints)
-        table.add_row(STATUS_MARK.get(q.status, ""), q.id, f"{q.score:g}/{q.max_score:g}", text)
-    out.print(table)
+    shown = str(notebook)
+    out.print(terminal.render(result, notebook=shown, assignment=assignment))
     for issue in result.notebook_issues:
-        out.print(f"[yellow]notebook:[/] {issue}")
+        out.print(Text.assemble(("notebook: ", "yellow"), issue))
     out.print(f"public score: {result.score:g} / {result.max_score:g} "
-              "(hidden cases run only when your work is graded)")
-    return EXIT_OK if result.score == result.max_score else EXIT_FAILED
+              "(hidden cases run only when your work is graded)", markup=False)
+    if question and result.score < result.max_score:
+        out.print(Text.assemble(("all questions: ", "dim"), terminal.rerun_all(shown, assignment)))
+    default = EXIT_OK if result.score == result.max_score else EXIT_FAILED
+    code, policy_line = policy_exit([result], fail_under, default=default)
+    if policy_line:
+        out.print(Text(policy_line, style="red" if code else "green"))
+    if formats or ci_mode(formats or []):
+        chosen = resolve_formats(formats, cfg.formats if not formats else [])
+        dest = out_dir or Path("grader-check")
+        write_result(dest, result, chosen, rubric)
+        write_batch(dest, [result], chosen, rubric)
+        github_report([result], chosen, dest, policy_line=policy_line, passed=code == EXIT_OK,
+                      explicit_assignment=assignment is not None, title="autograd-grader (public checks)")
+        out.print(f"reports: {dest}", markup=False)
+    return code
 
 
 def register(app: typer.Typer) -> None:

@@ -2,7 +2,7 @@
 
 Exit codes (also in `grader --help`):
   0  done (grade: every submission has a result; check/validate: all passed)
-  1  check/validate: something failed
+  1  check/validate: something failed; grade/check: a score under --fail-under
   2  bad input: a path, notebook, rubric or config file (one line names it)
   3  internal error (traceback saved to a file, path printed)
 """
@@ -18,7 +18,8 @@ import typer
 
 from grader.errors import EXIT_INPUT, EXIT_INTERNAL, InputError
 
-EXIT_CODES = """Exit codes: 0 done / all passed; 1 check or validate found failures;
+EXIT_CODES = """Exit codes: 0 done / all passed; 1 check or validate found failures, or a score
+under --fail-under;
 2 bad input (path, notebook, rubric or config; one line names the file and key);
 3 internal error (traceback saved to a file)."""
 
@@ -34,8 +35,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
 
 
 def _register() -> None:
-    from grader.cli import assign, check, grade, new_question, schema, show, validate
-    for module in (grade, check, validate, assign, show, new_question, schema):
+    from grader.cli import assign, check, grade, gradescope_bundle, new_question, schema, show, validate
+    for module in (grade, check, validate, assign, show, new_question, gradescope_bundle, schema):
         module.register(app)
 
 

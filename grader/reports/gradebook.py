@@ -3,6 +3,13 @@
 Columns: submission, total, max, status, then each question id (its score),
 then source and sha256. Rows are sorted by submission id so the file is the
 same whatever order the workers finished in.
+
+For an LMS the key is `submission` (the notebook's name: name the files
+after the students' logins) and the grade is `total` (out of `max`): Moodle's
+CSV import maps them to the user field and the grade item as they are;
+Canvas needs its own identity columns, so `total` goes into an exported
+Canvas gradebook by matching `submission` to `SIS Login ID` (README, "CI
+and LMS").
 """
 
 from __future__ import annotations

@@ -2,44 +2,42 @@
 
 from __future__ import annotations
 
-import json
+import html
 
 from grader.reports.result import QuestionResult, SubmissionResult
+from grader.reports.views import device_summary, reproduce, show_value, worst_lines
 
 STATUS_MARK = {"passed": "✅", "failed": "❌", "not_implemented": "⬜", "missing": "❔",
                "error": "💥", "timeout": "⏱", "crashed": "💥", "forbidden": "🚫", "not_run": "⏭"}
 
 
 def _fmt(value: object) -> str:
-    return json.dumps(value, separators=(", ", ": "), default=str)
+    return show_value(value)
 
 
-def _cases(q: QuestionResult) -> str:
-    parts = []
-    for device, c in sorted(q.cases.items()):
-        text = f"{device}: {c.passed}/{c.total}"
-        if c.skipped:
-            text += f" ({c.skipped} skipped: {c.skip_reason})"
-        parts.append(text)
-    return ", ".join(parts) or "-"
-
-
-def question_section(q: QuestionResult, plot: str | None = None) -> list[str]:
+def question_section(q: QuestionResult, plot: str | None = None, *, notebook: str | None = None,
+                     assignment: str | None = None) -> list[str]:
     lines = [f"### {STATUS_MARK.get(q.status, '')} `{q.id}` — {q.score:g} / {q.max_score:g}", ""]
     if q.title:
         lines += [f"*{q.title}* (calls {', '.join(f'`{c}`' for c in q.calls)})", ""]
-    lines += [f"- **status**: {q.status.replace('_', ' ')}", f"- **cases passed**: {_cases(q)}",
+    lines += [f"- **status**: {q.status.replace('_', ' ')}", f"- **cases per device**: {device_summary(q)}",
               f"- **feedback**: {q.feedback}"]
     lines += [f"- **hint**: {h}" for h in q.hints]
     if q.hidden_failed:
         lines.append(f"- hidden cases failed: {q.hidden_failed} (their inputs are not shown)")
+    command = reproduce(q, notebook, assignment) if notebook else None
+    if command:
+        lines.append(f"- **reproduce**: `{command}`")
     if plot:
         lines += ["", f"![{q.id}: error against h, yours and the reference's]({plot})"]
     for case in q.public_failures:
-        lines += ["", f"<details><summary>public case <code>{case.case}</code>: {case.message}</summary>", ""]
+        lines += ["", f"<details><summary>public case <code>{html.escape(case.case)}</code>: "
+                  f"{html.escape(case.message)}</summary>", ""]
         for name, value in case.inputs.items():
             lines.append(f"- `{name}` = `{_fmt(value)}`")
-        lines += [f"- expected: `{_fmt(case.expected)}`", f"- got: `{_fmt(case.got)}`", "", "</details>"]
+        lines += [f"- expected: `{_fmt(case.expected)}`", f"- got: `{_fmt(case.got)}`"]
+        lines += [f"- worst entry: {w}" for w in worst_lines(case)]
+        lines += ["", "</details>"]
     lines.append("")
     return lines
 
@@ -59,7 +57,8 @@ def render(result: SubmissionResult, plots: dict[str, str] | None = None) -> str
         lines += [f"- {issue}" for issue in result.notebook_issues] + [""]
     lines += ["## Questions", ""]
     for q in result.questions:
-        lines += question_section(q, (plots or {}).get(q.id))
+        lines += question_section(q, (plots or {}).get(q.id), notebook=result.source,
+                                  assignment=result.assignment)
     lines += ["---", f"source `{result.source}`, sha256 `{result.sha256[:12]}`, "
               f"grader {result.grader_version}, rubric v{result.rubric_version}, "
               f"network {result.sandbox.get('network', '?')}", ""]

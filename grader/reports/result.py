@@ -33,6 +33,9 @@ class CaseReport(BaseModel):
     inputs: dict[str, t.Any] = Field(default_factory=dict)
     expected: t.Any = None
     got: t.Any = None
+    worst: list[dict[str, t.Any]] = Field(
+        default_factory=list, description="for large tensors: the entries farthest from the reference, "
+        "each {index, got, expected} (grader.reports.views.worst_entries)")
 
 
 class QuestionResult(BaseModel):
