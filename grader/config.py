@@ -48,6 +48,9 @@ class Execution(StrictModel):
     network: t.Literal["isolate", "allow"] = "isolate"
     max_restarts: int = Field(2, ge=0, description="kernel restarts after a crash or an unstoppable cell")
     torch_threads: int = Field(1, ge=1, description="OMP/MKL threads inside each kernel")
+    kernel: t.Literal["fresh", "warm"] = Field(
+        "fresh", description="fresh: a new Python per submission; warm: forked from a process that "
+        "already imported torch (much faster for batches; falls back to fresh where it cannot run)")
 
 
 class Config(StrictModel):

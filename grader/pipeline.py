@@ -89,7 +89,7 @@ async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubri
     graded = {q.id for q in done}
     done += [not_run(q, message or "not graded") for q in rubric.questions if q.id not in graded]
     issues = [f"cell {i.cell + 1}: {i.message}" if i.cell >= 0 else i.message for i in kernel.log.issues]
-    sandbox = {"network": kernel.log.network, "restarts": kernel.log.restarts,
+    sandbox = {"network": kernel.log.network, "restarts": kernel.log.restarts, "kernel": kernel.log.kernel,
                "output_truncated": kernel.log.output_truncated}
     return _result(sub, rubric, "graded", message=message, questions=done, public_only=public_only,
                    sandbox=sandbox, issues=issues)

@@ -76,3 +76,14 @@ def test_validate_passes_on_the_bundled_course():
     proc = grader("validate")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "solution = full marks" in proc.stdout and "❌" not in proc.stdout
+
+
+def test_warm_kernels_give_the_same_gradebook(batch, tmp_path):
+    """--warm forks kernels from a process that already imported torch; the grades must not change."""
+    _, fresh_out = batch
+    proc = grader("grade", "samples/matrix_calculus", "--assignment", "matrix_calculus",
+                  "--out", str(tmp_path), "--warm")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "gradebook.csv").read_text() == (fresh_out / "gradebook.csv").read_text()
+    result = json.loads((tmp_path / "results" / "student01_alice.json").read_text())
+    assert result["sandbox"]["kernel"] == "warm"

@@ -10,7 +10,7 @@ import typer
 from rich.text import Text
 
 from grader.batch import write_batch, write_result
-from grader.cli.common import ConfigOption, out, rubric_for, run, setup
+from grader.cli.common import ConfigOption, KernelOption, out, rubric_for, run, setup
 from grader.cli.options import FailUnderOption, FormatOption, github_report, policy_exit, resolve_formats
 from grader.config import Config
 from grader.errors import EXIT_FAILED, EXIT_OK, InputError
@@ -56,6 +56,7 @@ def check(
     question: t.Annotated[t.Optional[list[str]], typer.Option(
         "--question", "-q", metavar="ID", help="check only this question (repeatable)")] = None,
     config: ConfigOption = None,
+    warm: KernelOption = None,
     formats: FormatOption = None,
     out_dir: t.Annotated[t.Optional[Path], typer.Option(
         "--out", "-o", help="where --format reports go (default: ./grader-check)")] = None,
@@ -65,7 +66,7 @@ def check(
     (or, with --fail-under, if the public score is under it).
 
     With --format (or in GitHub Actions) the reports are also written to --out."""
-    cfg = setup(config)
+    cfg = setup(config, warm)
     subs = discover([notebook])
     rubric = rubric_for(cfg, assignment or infer_assignment(cfg, notebook))
     rubric = _only(rubric, question, notebook)

@@ -20,8 +20,20 @@ console = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
 
 
-def setup(config: Path | None) -> Config:
-    return load_config(config)
+KernelOption = t.Annotated[t.Optional[bool], typer.Option(
+    "--warm/--fresh", help="warm: fork kernels from a process that already imported torch (fast for "
+    "batches); fresh: a new Python per submission (default: execution.kernel in the config)")]
+
+
+def setup(config: Path | None, warm: bool | None = None) -> Config:
+    cfg = load_config(config)
+    if warm is not None:
+        cfg = cfg.model_copy(update={"execution": cfg.execution.model_copy(
+            update={"kernel": "warm" if warm else "fresh"})})
+    if cfg.execution.kernel == "warm":
+        from grader.sandbox import warm as warm_kernels
+        warm_kernels.prestart(cfg.execution.torch_threads)   # imports torch in the background
+    return cfg
 
 
 def rubric_for(cfg: Config, assignment: str) -> Rubric:

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.batch import ReportOptions, grade_batch
-from grader.cli.common import ConfigOption, console, out, rubric_for, run, setup
+from grader.cli.common import ConfigOption, KernelOption, console, out, rubric_for, run, setup
 from grader.cli.options import (FailUnderOption, FormatOption, HiddenVisibilityOption, github_report, policy_exit,
                                 resolve_formats)
 from grader.errors import EXIT_OK, InputError
@@ -26,6 +26,7 @@ def grade(
     workers: t.Annotated[t.Optional[int], typer.Option("--workers", "-w", min=1,
                                                        help="kernels at once (default: cores)")] = None,
     config: ConfigOption = None,
+    warm: KernelOption = None,
     formats: FormatOption = None,
     fail_under: FailUnderOption = None,
     hidden_visibility: HiddenVisibilityOption = "after_published",
@@ -39,7 +40,7 @@ def grade(
     any submission scores under it. In GitHub Actions (GITHUB_ACTIONS=true, or
     --format github) also a job summary, annotations and JUnit XML.
     """
-    cfg = setup(config)
+    cfg = setup(config, warm)
     chosen = resolve_formats(formats, cfg.formats)
     cfg = cfg.model_copy(update={"formats": chosen})
     rubric = rubric_for(cfg, assignment)

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from grader.authoring.mutants import mutation_test
-from grader.cli.common import ConfigOption, out, run, setup
+from grader.cli.common import ConfigOption, KernelOption, out, run, setup
 from grader.config import Config
 from grader.errors import EXIT_FAILED, EXIT_OK
 from grader.pipeline import grade_notebook
@@ -51,14 +51,14 @@ def _mutation_table(report) -> Table:
     return table
 
 
-def validate(config: ConfigOption = None,
+def validate(config: ConfigOption = None, warm: KernelOption = None,
              assignment: t.Annotated[t.Optional[list[str]], typer.Option("--assignment", "-a")] = None,
              mutants: t.Annotated[bool, typer.Option("--mutants", help="also run the mutation test: "
                                                      "does each question catch every applicable mutant "
                                                      "of the solution?")] = False) -> int:
     """Self-test the course: every rubric, its solution and its blank notebook (and, with
     --mutants, known-wrong variants of each solution)."""
-    cfg = setup(config)
+    cfg = setup(config, warm)
     names = assignment or available_assignments(cfg)
 
     async def all_tests():

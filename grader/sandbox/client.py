@@ -30,6 +30,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from grader.config import Execution
+from grader.sandbox import warm as warm_kernels
 from grader.sandbox.reap import kill_tree
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
@@ -86,6 +87,7 @@ class ExecutionLog:
     network: str = "allowed"
     output_truncated: bool = False
     finished: bool = False            # every cell was run (or skipped for a reason)
+    kernel: str = "fresh"             # "warm" (forked from the zygote) or "fresh"
 
 
 class _CappedClient(NotebookClient):
@@ -137,10 +139,14 @@ class _CappedClient(NotebookClient):
 class SandboxedKernel:
     """A kernel for one submission: run its notebook, then answer probe calls."""
 
-    def __init__(self, nb: nbformat.NotebookNode, limits: Execution, *, cuda: bool = False):
+    def __init__(self, nb: nbformat.NotebookNode, limits: Execution, *, cuda: bool = False,
+                 warm: bool | None = None):
         self.nb = nb
         self.limits = limits
         self.cuda = cuda
+        # warm kernels are forked from a process that already imported torch
+        # (grader/sandbox/zygote.py); CUDA stays on fresh kernels until checked on a GPU
+        self.warm = (limits.kernel == "warm" if warm is None else warm) and not cuda
         self.log = ExecutionLog()
         self._skip: dict[int, CellIssue] = {}
         self._root = Path(tempfile.mkdtemp(prefix="grader-"))
@@ -174,7 +180,8 @@ class SandboxedKernel:
         }
 
     async def start(self) -> None:
-        km = AsyncKernelManager(kernel_name="grader-sandbox", kernel_spec_manager=_SandboxSpecs(),
+        manager = warm_kernels.WarmKernelManager if self.warm else AsyncKernelManager
+        km = manager(kernel_name="grader-sandbox", kernel_spec_manager=_SandboxSpecs(),
                                 transport="ipc", ip=str(self._runtime / "ipc"),
                                 connection_file=str(self._runtime / "kernel.json"))
         client = _CappedClient(self.nb, km=km, timeout=int(self.limits.cell_timeout) or 1,
@@ -190,6 +197,7 @@ class SandboxedKernel:
             await client.async_start_new_kernel(cwd=str(self.workdir), env=self._env(),
                                                 stdout=subprocess.DEVNULL, stderr=stderr)
             await client.async_start_new_kernel_client()
+            self.log.kernel = getattr(km, "kernel_mode", "") or "fresh"
         except Exception as exc:  # noqa: BLE001 - any start failure is reported, not raised
             await self._kill()
             raise KernelStartError(f"the kernel did not start: {type(exc).__name__}: {exc}") from None
