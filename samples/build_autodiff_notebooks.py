@@ -24,102 +24,16 @@ producing a sample without its bug).
 from __future__ import annotations
 
 import sys
-import textwrap
 from pathlib import Path
 
-import nbformat
 
 from grader.authoring.assign import assign
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from notebook_kit import _src, md, code, number, strip_markers, write_notebook, write_text, Sample  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 
-BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
-
-
-# --------------------------------------------------------------------------
-# notebook plumbing
-
-def _src(text: str) -> str:
-    return textwrap.dedent(text).strip("\n")
-
-
-def md(text: str) -> tuple[str, str]:
-    return ("markdown", _src(text))
-
-
-def code(text: str) -> tuple[str, str]:
-    return ("code", _src(text))
-
-
-def number(cells: list[tuple[str, str]]) -> list[dict]:
-    """[(kind, source)] -> [{id, kind, source}] with ids cell-01, cell-02, ..."""
-    return [{"id": f"cell-{i:02d}", "kind": k, "source": s} for i, (k, s) in enumerate(cells, 1)]
-
-
-def strip_markers(source: str) -> str:
-    return "\n".join(line for line in source.split("\n") if line.strip() not in (BEGIN, END))
-
-
-def notebook(cells: list[dict], assignment: str) -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.nbformat, nb.nbformat_minor = 4, 5
-    nb.metadata = {
-        "grader": {"assignment": assignment},
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    }
-    for c in cells:
-        if c["kind"] == "markdown":
-            nb.cells.append(nbformat.v4.new_markdown_cell(c["source"], id=c["id"]))
-        else:
-            cell = nbformat.v4.new_code_cell(c["source"], id=c["id"])
-            cell.execution_count = None
-            cell.outputs = []
-            nb.cells.append(cell)
-    nbformat.validate(nb)
-    return nb
-
-
-def write_notebook(path: Path, cells: list[dict], assignment: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = nbformat.writes(notebook(cells, assignment)) + "\n"
-    path.write_text(text, encoding="utf-8", newline="\n")
-
-
-def write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8", newline="\n")
-
-
-class Sample:
-    """A submission: the solution without markers, then edits by exact text."""
-
-    def __init__(self, solution: list[dict]):
-        self.cells = [dict(c, source=strip_markers(c["source"])) for c in solution]
-
-    def _cell(self, cell_id: str) -> dict:
-        for c in self.cells:
-            if c["id"] == cell_id:
-                return c
-        raise KeyError(cell_id)
-
-    def replace(self, cell_id: str, old: str, new: str, count: int = 1) -> "Sample":
-        """Replace the exact text `old` (taken as given: indentation matters) by `new`."""
-        c = self._cell(cell_id)
-        found = c["source"].count(old)
-        if found != count:
-            raise ValueError(f"{cell_id}: expected {count} occurrence(s) of {old!r}, found {found}")
-        c["source"] = c["source"].replace(old, new)
-        return self
-
-    def set(self, cell_id: str, source: str) -> "Sample":
-        self._cell(cell_id)["source"] = _src(source)
-        return self
-
-    def insert_after(self, cell_id: str, new_id: str, kind: str, source: str) -> "Sample":
-        i = self.cells.index(self._cell(cell_id))
-        self.cells.insert(i + 1, {"id": new_id, "kind": kind, "source": _src(source)})
-        return self
 
 
 # ==========================================================================

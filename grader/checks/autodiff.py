@@ -22,7 +22,7 @@ import torch
 
 from grader.checks import engines
 from grader.checks.context import GradeContext
-from grader.checks.scoring import outcome_failure, score_question
+from grader.checks.scoring import GeneratedCase, Verdict, outcome_failure, score_question
 from grader.expr import generate
 from grader.expr.spec import BINARY, OPS, Builder, Graph
 from grader.expr.torch_eval import forward_reference, jacobian, reverse_reference
@@ -37,32 +37,16 @@ NUMBERS = (2.0, -1.5, 0.5, 3.0, -0.75)
 
 
 @dataclass(frozen=True)
-class GraphCase:
-    id: str
-    visibility: str
-    number: int
+class GraphCase(GeneratedCase):
     graphs: tuple[Graph, ...]       # one; two for accumulation (same leaves)
     x: tuple[float, ...]
     v: tuple[float, ...] = ()      # tangent (jvp) or cotangent (vjp)
     op: str | None = None          # single-operation questions: the operation
-    device: str = "cpu"
 
     @property
     def graph(self) -> Graph:
         return self.graphs[0]
 
-
-@dataclass
-class Verdict:
-    case: GraphCase
-    passed: bool
-    kind: str = "ok"
-    message: str = ""
-    hint: str | None = None
-    ratio: float | None = None
-    expected: t.Any = None
-    got: t.Any = None
-    autograd: bool = False
 
 
 _TOKEN = re.compile(r"\b[abc]\b")

@@ -7,7 +7,6 @@ Pure functions of plain values: the kernel is never consulted here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import torch
 
@@ -19,26 +18,13 @@ from grader.checks.diagnose import LAYOUT, explain, shape_hint
 from grader.checks.static import Finding
 from grader.probe.session import CallOutcome, CallSpec
 from grader.probe.values import encode_plain, encode_tensor
-from grader.probe.values import Value
-from grader.checks.scoring import outcome_failure, score_question
+from grader.checks.scoring import Verdict, outcome_failure, score_question
 from grader.reports.result import CaseReport, QuestionResult
 from grader.reports.views import worst_entries
 from grader.rubric.model import GradientCheck, Question, ValueCheck
 
 SHOW_IN_FULL = 36   # tensors with at most this many entries appear whole in feedback
 
-
-@dataclass
-class Verdict:
-    case: Case
-    passed: bool
-    kind: str = "ok"              # ok | wrong | error | timeout | missing | not_implemented | crashed
-    message: str = ""
-    hint: str | None = None
-    ratio: float | None = None
-    expected: torch.Tensor | None = None
-    got: Value | None = None
-    autograd: bool = False
 
 
 def expected_for(question: Question, case: Case, device: str) -> tuple[torch.Tensor, list[tuple[torch.Tensor, str]]]:

@@ -18,14 +18,13 @@ sign convention and a solver that ignores the constraints are named.
 from __future__ import annotations
 
 import math
-import typing as t
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from grader.checks.context import GradeContext
-from grader.checks.scoring import outcome_failure, score_question
+from grader.checks.scoring import GeneratedCase, Verdict, outcome_failure, score_question
 from grader.expr.spec import Builder, Graph
 from grader.expr.torch_eval import evaluate
 from grader.probe.session import CallOutcome, CallSpec
@@ -104,14 +103,10 @@ def grad_lagrangian(p: Problem, x, lam, sign: float = 1.0) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
-class LCase:
-    id: str
-    visibility: str
-    number: int
+class LCase(GeneratedCase):
     problem: Problem
     x: tuple[float, ...]          # the point (lagrangian, gradient) or x0 (solve)
     lam: tuple[float, ...]
-    device: str = "cpu"
 
 
 def lagrange_cases(q: Question, public_only: bool) -> list[LCase]:
@@ -140,17 +135,6 @@ def calls_for(case: LCase, timeout: float) -> list[CallSpec]:
             encode_tensor(torch.tensor(case.lam, dtype=torch.float64), "float64")]
     return [CallSpec(args, timeout=timeout)]
 
-
-@dataclass
-class Verdict:
-    case: LCase
-    passed: bool
-    kind: str = "ok"
-    message: str = ""
-    hint: str | None = None
-    ratio: float | None = None
-    expected: t.Any = None
-    got: t.Any = None
 
 
 SIGN_HINT = ("the course's sign convention is L(x, lam) = f(x) - sum_i lam_i g_i(x); your result "

@@ -17,14 +17,13 @@ so that every call of it is counted. Three checks per case:
 from __future__ import annotations
 
 import math
-import typing as t
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from grader.checks.context import GradeContext
-from grader.checks.scoring import outcome_failure, score_question
+from grader.checks.scoring import GeneratedCase, Verdict, outcome_failure, score_question
 from grader.expr.spec import Builder, Graph
 from grader.expr.torch_eval import evaluate, forward_reference, reverse_reference
 from grader.probe.session import CallOutcome, CallSpec
@@ -76,13 +75,9 @@ def _smooth_gradient(n: int, rng: np.random.Generator) -> Graph:
 
 
 @dataclass(frozen=True)
-class FDCase:
-    id: str
-    visibility: str
-    number: int
+class FDCase(GeneratedCase):
     graph: Graph
     x: tuple[float, ...]
-    device: str = "cpu"
 
 
 def fd_cases(q: Question, public_only: bool) -> list[FDCase]:
@@ -165,18 +160,6 @@ def _numbers(out: CallOutcome) -> list[float]:
 
 
 # -- judging -----------------------------------------------------------------------
-
-@dataclass
-class Verdict:
-    case: FDCase
-    passed: bool
-    kind: str = "ok"
-    message: str = ""
-    hint: str | None = None
-    ratio: float | None = None
-    expected: t.Any = None
-    got: t.Any = None
-    series: dict | None = None
 
 
 def _close(got: list[float], ref: list[float], rtol: float = 1e-6) -> tuple[bool, float]:

@@ -10,9 +10,37 @@ from __future__ import annotations
 
 import typing as t
 from collections import Counter
+from dataclasses import dataclass
 
 from grader.reports.result import CaseReport, DeviceCount, QuestionResult
 from grader.rubric.model import Question
+
+@dataclass(frozen=True)
+class GeneratedCase:
+    """A case whose inputs the grader generated (a graph, a function, a problem); plain
+    floats on the CPU. Subclasses add what the check kind needs."""
+
+    id: str            # e.g. "public-1"
+    visibility: str    # public | hidden
+    number: int
+    device: t.ClassVar[str] = "cpu"
+
+
+@dataclass
+class Verdict:
+    """One case judged: passed or not, why (`message`), and a hint for the classic mistake."""
+
+    case: t.Any
+    passed: bool
+    kind: str = "ok"                # ok | wrong | error | timeout | missing | not_implemented | crashed | unsupported
+    message: str = ""
+    hint: str | None = None
+    ratio: float | None = None      # worst error / allowance, where values were compared
+    expected: t.Any = None
+    got: t.Any = None
+    autograd: bool = False          # autograd ran during the call
+    series: dict | None = None      # data for a plot (error against h)
+
 
 def outcome_failure(fn: str, out) -> tuple[str, str, str | None]:
     """(kind, message, hint) for a call that returned no value (out.status != "ok")."""
