@@ -30,13 +30,17 @@ from grader.rubric import load_rubric  # noqa: E402
 from grader.submissions import discover  # noqa: E402
 
 
-def import_torch_seconds(repeats: int = 5) -> float:
+def import_torch_times(repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         subprocess.run([sys.executable, "-c", "import torch"], check=True)
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
+
+
+def import_torch_seconds(repeats: int = 5) -> float:
+    return statistics.median(import_torch_times(repeats))
 
 
 def grade_copies(n: int, workers: int) -> tuple[float, float]:

@@ -24,11 +24,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -38,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 import nbformat  # noqa: E402
 
 import grader.sandbox.client as client_mod  # noqa: E402
+from benchmarks.bench_grade import grade_copies, import_torch_times  # noqa: E402
 from grader.config import Execution, load_config  # noqa: E402
 from grader.sandbox import warm  # noqa: E402
 from grader.sandbox.client import SandboxedKernel  # noqa: E402
@@ -52,15 +51,6 @@ CELLS = [
     "print(f'compute {_compute:.6f}')",
 ]
 REAL_KM = client_mod.AsyncKernelManager
-
-
-def import_torch_seconds(repeats: int) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import torch"], check=True)
-        times.append(time.perf_counter() - start)
-    return times
 
 
 async def one_notebook(limits: Execution) -> dict[str, float]:
@@ -108,24 +98,6 @@ async def parallel(n: int, workers: int, limits: Execution) -> tuple[float, list
     return time.perf_counter() - start, list(rows)
 
 
-def grade_copies(n: int) -> float:
-    from grader.batch import grade_batch
-    from grader.rubric import load_rubric
-    from grader.submissions import discover
-    cfg = load_config(ROOT / "config.yaml")
-    rubric = load_rubric(ROOT / "rubrics" / "matrix_calculus.yaml")
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "subs"
-        folder.mkdir()
-        for i in range(n):
-            shutil.copy(ROOT / "solutions" / "matrix_calculus.ipynb", folder / f"copy{i:03d}.ipynb")
-        start = time.perf_counter()
-        results = asyncio.run(grade_batch(discover([folder]), rubric, cfg, Path(tmp) / "out", workers=1))
-        wall = time.perf_counter() - start
-    assert all(r.score == r.max_score for r in results), "the solution must get full marks"
-    return wall / n
-
-
 def med(rows: list[dict[str, float]], key: str) -> float:
     return statistics.median(r[key] for r in rows)
 
@@ -155,7 +127,7 @@ def main() -> None:
         rounds = max(args.floor, args.fresh, 1)
         for i in range(rounds):
             if i < args.floor:
-                floor_times += import_torch_seconds(1)
+                floor_times += import_torch_times(1)
             if i < args.fresh:
                 use("fresh", None)
                 fresh += asyncio.run(serial(1, limits))
@@ -171,9 +143,9 @@ def main() -> None:
         grade_warm = grade_fresh = None
         if args.grade:
             use("warm", zygote)
-            grade_warm = grade_copies(args.grade)
+            grade_warm = grade_copies(args.grade, workers=1)[1]
             use("fresh", None)
-            grade_fresh = grade_copies(args.grade)
+            grade_fresh = grade_copies(args.grade, workers=1)[1]
         left = zygote.ping()["kernels"]
     finally:
         use("fresh", None)

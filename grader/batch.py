@@ -16,9 +16,8 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import __version__
 from grader.config import Config
-from grader.pipeline import grade_notebook, not_run
+from grader.pipeline import grade_notebook, not_run, submission_result
 from grader.reports import gradebook, gradescope
 from grader.reports.result import SubmissionResult, write_atomic
 from grader.rubric.model import Rubric
@@ -114,12 +113,9 @@ async def _grade_safely(sub: Submission, rubric: Rubric, cfg: Config, public_onl
         errors_log.parent.mkdir(parents=True, exist_ok=True)
         with open(errors_log, "a", encoding="utf-8") as f:
             f.write(f"--- {sub.id} ({sub.path})\n{traceback.format_exc()}\n")
-        return SubmissionResult(
-            submission=sub.id, source=str(sub.path), sha256=sub.sha256, assignment=rubric.assignment,
-            rubric_version=rubric.version, grader_version=__version__, status="error",
-            message=f"internal grader error (details in {errors_log.name})", score=0.0,
-            max_score=rubric.max_score, public_only=public_only,
-            questions=[not_run(q, "internal grader error") for q in rubric.questions])
+        return submission_result(sub, rubric, "error", public_only=public_only,
+                                 message=f"internal grader error (details in {errors_log.name})",
+                                 questions=[not_run(q, "internal grader error") for q in rubric.questions])
 
 
 async def grade_batch(subs: list[Submission], rubric: Rubric, cfg: Config, out: Path, *,

@@ -25,7 +25,7 @@ from grader.sandbox.client import KernelStartError, SandboxedKernel
 from grader.submissions import Submission, read_notebook
 
 
-def _result(sub: Submission, rubric: Rubric, status: str, *, message: str = "",
+def submission_result(sub: Submission, rubric: Rubric, status: str, *, message: str = "",
             questions: list[QuestionResult] | None = None, public_only: bool = False,
             sandbox: dict | None = None, issues: list[str] | None = None) -> SubmissionResult:
     questions = questions or []
@@ -56,7 +56,7 @@ async def grade_notebook(sub: Submission, rubric: Rubric, cfg: Config, *,
     try:
         nb = read_notebook(sub.path)
     except InputError as exc:
-        return _result(sub, rubric, "invalid", message=str(exc), public_only=public_only,
+        return submission_result(sub, rubric, "invalid", message=str(exc), public_only=public_only,
                        questions=[not_run(q, "the notebook could not be read") for q in rubric.questions])
     return await _grade_valid(sub, nb, rubric, cfg, public_only)
 
@@ -82,7 +82,7 @@ async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubri
         message = f"stopped at the submission time limit ({cfg.execution.submission_timeout:g} s)"
     except KernelStartError as exc:
         await kernel.close()
-        return _result(sub, rubric, "error", message=str(exc), public_only=public_only,
+        return submission_result(sub, rubric, "error", message=str(exc), public_only=public_only,
                        questions=[not_run(q, "the kernel did not start") for q in rubric.questions])
     finally:
         await kernel.close()
@@ -91,5 +91,5 @@ async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubri
     issues = [f"cell {i.cell + 1}: {i.message}" if i.cell >= 0 else i.message for i in kernel.log.issues]
     sandbox = {"network": kernel.log.network, "restarts": kernel.log.restarts, "kernel": kernel.log.kernel,
                "output_truncated": kernel.log.output_truncated}
-    return _result(sub, rubric, "graded", message=message, questions=done, public_only=public_only,
+    return submission_result(sub, rubric, "graded", message=message, questions=done, public_only=public_only,
                    sandbox=sandbox, issues=issues)

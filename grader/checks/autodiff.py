@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from grader.checks import engines
+from grader.checks.cases import numbered_cases
 from grader.checks.context import GradeContext
 from grader.checks.scoring import GeneratedCase, Verdict, outcome_failure, score_question
 from grader.expr import generate
@@ -135,16 +136,14 @@ def graph_cases(q: Question, public_only: bool) -> list[GraphCase]:
     one_output = check.via == "derivative" or (check.via == "class" and check.kind == "reverse_mode")
     outputs = 1 if one_output else check.graphs.outputs
     out: list[GraphCase] = []
-    sets = [("public", q.cases.public)] + ([] if public_only else [("hidden", q.cases.hidden)])
-    for visibility, case_set in sets:
-        for number in range(1, case_set.count + 1):
-            seed = case_set.seed * 10_007 + number
-            graphs, x, op = _generate(check.graphs, seed, number, outputs)
-            rng = np.random.default_rng([seed, 7])
-            m = len(graphs[0].outputs)
-            v = rng.uniform(-1, 1, m if check.via == "vjp" else len(x)) if check.via in ("jvp", "vjp") else ()
-            out.append(GraphCase(f"{visibility}-{number}", visibility, number, graphs,
-                                 tuple(float(a) for a in x), tuple(float(a) for a in v), op))
+    for visibility, number, seed in numbered_cases(q, hidden=not public_only):
+        seed = seed * 10_007 + number
+        graphs, x, op = _generate(check.graphs, seed, number, outputs)
+        rng = np.random.default_rng([seed, 7])
+        m = len(graphs[0].outputs)
+        v = rng.uniform(-1, 1, m if check.via == "vjp" else len(x)) if check.via in ("jvp", "vjp") else ()
+        out.append(GraphCase(f"{visibility}-{number}", visibility, number, graphs,
+                             tuple(float(a) for a in x), tuple(float(a) for a in v), op))
     return out
 
 

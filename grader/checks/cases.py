@@ -63,22 +63,27 @@ def draw_tensor(spec: ArgSpec, dims: dict[str, int], rng: np.random.Generator) -
     return a
 
 
+def numbered_cases(question: Question, *, hidden: bool = True) -> t.Iterator[tuple[str, int, int]]:
+    """(visibility, number, seed of its set) for every case of the question, public first;
+    every check kind draws its inputs from these."""
+    sets = [("public", question.cases.public)] + ([("hidden", question.cases.hidden)] if hidden else [])
+    for visibility, case_set in sets:
+        for number in range(1, case_set.count + 1):
+            yield visibility, number, case_set.seed
+
+
 def cases_for(question: Question, dtypes: list[str], devices: list[str],
               *, hidden: bool = True) -> list[Case]:
     out: list[Case] = []
-    sets = [("public", question.cases.public)]
-    if hidden:
-        sets.append(("hidden", question.cases.hidden))
-    for visibility, case_set in sets:
-        for number in range(1, case_set.count + 1):
-            rng = np.random.default_rng([case_set.seed, number])
-            dims = draw_dims(question.dims, rng)
-            base = {name: int(rng.integers(spec.integer[0], spec.integer[1] + 1)) if spec.integer
-                    else draw_tensor(spec, dims, rng) for name, spec in question.args.items()}
-            for dtype in dtypes:
-                args = {k: v if isinstance(v, int) else torch.from_numpy(v.copy()).to(DTYPES[dtype])
-                        for k, v in base.items()}
-                for device in devices:
-                    out.append(Case(f"{visibility}-{number}/{dtype}/{device}", visibility,
-                                    number, dtype, device, args, dims))
+    for visibility, number, seed in numbered_cases(question, hidden=hidden):
+        rng = np.random.default_rng([seed, number])
+        dims = draw_dims(question.dims, rng)
+        base = {name: int(rng.integers(spec.integer[0], spec.integer[1] + 1)) if spec.integer
+                else draw_tensor(spec, dims, rng) for name, spec in question.args.items()}
+        for dtype in dtypes:
+            args = {k: v if isinstance(v, int) else torch.from_numpy(v.copy()).to(DTYPES[dtype])
+                    for k, v in base.items()}
+            for device in devices:
+                out.append(Case(f"{visibility}-{number}/{dtype}/{device}", visibility,
+                                number, dtype, device, args, dims))
     return out

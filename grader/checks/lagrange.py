@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from grader.checks.cases import numbered_cases
 from grader.checks.context import GradeContext
 from grader.checks.scoring import GeneratedCase, Verdict, outcome_failure, score_question
 from grader.expr.spec import Builder, Graph
@@ -113,18 +114,16 @@ def lagrange_cases(q: Question, public_only: bool) -> list[LCase]:
     check = q.check
     assert isinstance(check, LagrangeCheck)
     out = []
-    sets = [("public", q.cases.public)] + ([] if public_only else [("hidden", q.cases.hidden)])
-    for visibility, case_set in sets:
-        for number in range(1, case_set.count + 1):
-            rng = np.random.default_rng([case_set.seed, number])
-            kind = check.problems[(number - 1) % len(check.problems)]
-            p = quadratic(rng) if kind == "quadratic" else circle(rng)
-            if check.via == "solve":
-                x, lam = p.x0, p.lam0
-            else:
-                x = tuple(rng.standard_normal(len(p.x0)))
-                lam = tuple(rng.standard_normal(len(p.lam0)))
-            out.append(LCase(f"{visibility}-{number}", visibility, number, p, x, lam))
+    for visibility, number, seed in numbered_cases(q, hidden=not public_only):
+        rng = np.random.default_rng([seed, number])
+        kind = check.problems[(number - 1) % len(check.problems)]
+        p = quadratic(rng) if kind == "quadratic" else circle(rng)
+        if check.via == "solve":
+            x, lam = p.x0, p.lam0
+        else:
+            x = tuple(rng.standard_normal(len(p.x0)))
+            lam = tuple(rng.standard_normal(len(p.lam0)))
+        out.append(LCase(f"{visibility}-{number}", visibility, number, p, x, lam))
     return out
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from grader.checks.cases import numbered_cases
 from grader.checks.context import GradeContext
 from grader.checks.scoring import GeneratedCase, Verdict, outcome_failure, score_question
 from grader.expr.spec import Builder, Graph
@@ -84,19 +85,17 @@ def fd_cases(q: Question, public_only: bool) -> list[FDCase]:
     check = q.check
     assert isinstance(check, FiniteDifferenceCheck)
     out = []
-    sets = [("public", q.cases.public)] + ([] if public_only else [("hidden", q.cases.hidden)])
-    for visibility, case_set in sets:
-        for number in range(1, case_set.count + 1):
-            rng = np.random.default_rng([case_set.seed, number])
-            if check.form == "scalar":
-                if visibility == "public" and number == 1:
-                    graph, x = course_example(), (COURSE_X,)
-                else:
-                    graph, x = _smooth_scalar(int(rng.integers(3))), (float(rng.uniform(0.5, 2.0)),)
+    for visibility, number, seed in numbered_cases(q, hidden=not public_only):
+        rng = np.random.default_rng([seed, number])
+        if check.form == "scalar":
+            if visibility == "public" and number == 1:
+                graph, x = course_example(), (COURSE_X,)
             else:
-                n = int(rng.integers(check.inputs[0], check.inputs[1] + 1))
-                graph, x = _smooth_gradient(n, rng), tuple(float(v) for v in rng.uniform(0.3, 1.5, n))
-            out.append(FDCase(f"{visibility}-{number}", visibility, number, graph, x))
+                graph, x = _smooth_scalar(int(rng.integers(3))), (float(rng.uniform(0.5, 2.0)),)
+        else:
+            n = int(rng.integers(check.inputs[0], check.inputs[1] + 1))
+            graph, x = _smooth_gradient(n, rng), tuple(float(v) for v in rng.uniform(0.3, 1.5, n))
+        out.append(FDCase(f"{visibility}-{number}", visibility, number, graph, x))
     return out
 
 

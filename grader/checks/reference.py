@@ -34,9 +34,10 @@ def evaluate(expression: str, args: dict[str, torch.Tensor]) -> torch.Tensor:
                 dict(args))  # noqa: S307 - rubric text is trusted course material
 
 
+@functools.lru_cache(maxsize=1)
 def warm_up() -> None:
     """The first torch.func call in a process costs ~2 s (lazy imports); pay it early,
-    in a thread, while the kernel starts."""
+    in a thread, while the kernel starts (once per process)."""
     x = torch.ones(2, dtype=torch.float64)
     gradient("x @ x", "x", {"x": x})
     gradient("2 * x", "x", {"x": x})

@@ -71,20 +71,25 @@ def apply(sandbox: dict) -> None:
     os.chdir(sandbox["workdir"])
 
 
+def children_of(parent: int) -> list:
+    """pids whose parent is `parent`, from every /proc/PID/stat (the name may hold spaces)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if int(stat[stat.rfind(")") + 2:].split()[1]) == parent:
+                found.append(int(entry))
+    return found
+
+
 def kill_all_descendants() -> None:
     """SIGKILL every process below this one (they are all ours: we are a subreaper)."""
-    me = str(os.getpid())
     for _ in range(50):
-        victims = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                try:
-                    with open(f"/proc/{entry}/stat") as f:
-                        stat = f.read()
-                except OSError:
-                    continue
-                if stat[stat.rfind(")") + 2:].split()[1] == me:
-                    victims.append(int(entry))
+        victims = children_of(os.getpid())
         if not victims:
             return
         for pid in victims:

@@ -128,21 +128,6 @@ def _peer_pid(conn: socket.socket) -> int:
     return pid
 
 
-def _children_scan(of: int) -> list:
-    """pids whose parent is `of`, from every /proc/PID/stat (the name may hold spaces)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            if int(stat[stat.rfind(")") + 2:].split()[1]) == of:
-                found.append(int(entry))
-    return found
-
-
 def _children_fast(of: int) -> list:
     """pids whose parent is `of`, from /proc/PID/task/TID/children (one read per thread,
     not one per process on the machine)."""
@@ -160,7 +145,7 @@ def _children_fast(of: int) -> list:
     return found
 
 
-_children = _children_fast if os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children") else _children_scan
+_children = _children_fast if os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children") else launcher.children_of
 
 
 def kill_tree(root: int) -> None:
