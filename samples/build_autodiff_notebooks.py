@@ -27,10 +27,8 @@ import sys
 from pathlib import Path
 
 
-from grader.authoring.assign import assign
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from notebook_kit import _src, md, code, number, strip_markers, write_notebook, write_text, Sample  # noqa: E402
+from notebook_kit import _src, md, code, number, strip_markers, Sample, build_assignments, main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -1445,26 +1443,11 @@ directly (`d = a * b` twice gives `2g` everywhere).
 # ==========================================================================
 
 def build(root: Path = ROOT) -> list[Path]:
-    written = []
-
-    def nb(rel: str, cells: list[dict], assignment: str) -> None:
-        write_notebook(root / rel, cells, assignment)
-        written.append(root / rel)
-
-    for name, solution, samples, readme in (
+    return build_assignments(root, (
         ("dual_numbers", DUAL_SOLUTION, dual_samples(), DUAL_README),
         ("backward_engine", VALUE_SOLUTION, value_samples(), VALUE_README),
-    ):
-        nb(f"solutions/{name}.ipynb", solution, name)
-        # the student notebook is made by `grader assign`, the one place that knows how
-        written.append(assign(root / f"solutions/{name}.ipynb", root / "assignments"))
-        for sample, s in samples.items():
-            nb(f"samples/{name}/{sample}.ipynb", s.cells, name)
-        write_text(root / f"samples/{name}/README.md", readme)
-        written.append(root / f"samples/{name}/README.md")
-    return written
+    ))
 
 
 if __name__ == "__main__":
-    for path in build(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT):
-        print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    main(build, ROOT)

@@ -97,3 +97,28 @@ class Sample:
         i = self.cells.index(self._cell(cell_id))
         self.cells.insert(i + 1, {"id": new_id, "kind": kind, "source": _src(source)})
         return self
+
+
+def build_assignments(root: Path, assignments) -> list[Path]:
+    """Write, per (name, solution cells, {sample: Sample}, README text): the solution, the
+    student notebook (by `grader assign`, the one place that knows how), the samples and
+    their README; return the paths written."""
+    from grader.authoring.assign import assign
+
+    written = []
+    for name, solution, samples, readme in assignments:
+        write_notebook(root / f"solutions/{name}.ipynb", solution, name)
+        written.append(root / f"solutions/{name}.ipynb")
+        written.append(assign(root / f"solutions/{name}.ipynb", root / "assignments"))
+        for sample, s in samples.items():
+            write_notebook(root / f"samples/{name}/{sample}.ipynb", s.cells, name)
+            written.append(root / f"samples/{name}/{sample}.ipynb")
+        write_text(root / f"samples/{name}/README.md", readme)
+        written.append(root / f"samples/{name}/README.md")
+    return written
+
+
+def main(build, root_default: Path) -> None:
+    import sys
+    for path in build(Path(sys.argv[1]) if len(sys.argv) > 1 else root_default):
+        print(path.relative_to(root_default) if path.is_relative_to(root_default) else path)
