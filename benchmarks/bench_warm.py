@@ -113,7 +113,7 @@ def main() -> None:
     limits = load_config(ROOT / "config.yaml").execution
 
     t = time.perf_counter()
-    zygote = warm.Zygote(threads=limits.torch_threads).start()
+    zygote = warm.Zygote(threads=limits.torch_threads, sandbox=warm.sandbox_for(limits)).start()
     zygote_s = time.perf_counter() - t
     try:
         # Interleave the measurements so that a change of machine load hits all of them.

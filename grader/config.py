@@ -18,9 +18,10 @@ from grader.yamlmodel import StrictModel, load_yaml_model
 Device = t.Literal["cpu", "cuda"]
 DType = t.Literal["float32", "float64"]
 #: report formats (`formats:` here, `--format` on the command line; json is always written):
-#: markdown/html feedback, csv gradebook, junit XML, gradescope results.json, github (job summary,
-#: annotations, step outputs; also on whenever GITHUB_ACTIONS is "true")
-Format = t.Literal["json", "markdown", "html", "csv", "junit", "gradescope", "github"]
+#: markdown/html feedback, csv gradebook, summary (HTML batch summary with histograms), junit XML,
+#: gradescope results.json, github (job summary, annotations, step outputs; also on whenever
+#: GITHUB_ACTIONS is "true")
+Format = t.Literal["json", "markdown", "html", "csv", "summary", "junit", "gradescope", "github"]
 FORMATS: tuple[str, ...] = t.get_args(Format)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -41,16 +42,24 @@ class Execution(StrictModel):
     submission_timeout: float = Field(300, gt=0, description="wall-clock limit for a whole submission")
     call_timeout: float = Field(10, gt=0, description="default limit per call of a student's function")
     startup_timeout: float = Field(60, gt=0, description="limit for the kernel to become ready")
-    memory_mb: int = Field(2048, ge=512, description="address-space limit of the kernel (RLIMIT_AS)")
+    memory_mb: int = Field(2048, ge=512, description="memory limit of the kernel: RLIMIT_AS per process (on "
+                           "CPU), and the memory cgroup of its whole tree where cgroups are writable")
     cpu_seconds: int = Field(600, gt=0, description="CPU-time limit over the kernel's whole life")
     file_size_mb: int = Field(64, gt=0, description="largest file the kernel may write")
     output_cap_kb: int = Field(1024, gt=0, description="notebook output kept per submission")
     network: t.Literal["isolate", "allow"] = "isolate"
     max_restarts: int = Field(2, ge=0, description="kernel restarts after a crash or an unstoppable cell")
     torch_threads: int = Field(1, ge=1, description="OMP/MKL threads inside each kernel")
-    kernel: t.Literal["fresh", "warm"] = Field(
-        "fresh", description="fresh: a new Python per submission; warm: forked from a process that "
-        "already imported torch (much faster for batches; falls back to fresh where it cannot run)")
+    sandbox: t.Literal["auto", "bwrap", "netns", "limits"] = Field(
+        "auto", description="isolation of the kernel: bwrap (bubblewrap: read-only system, private "
+        "workdir and /tmp, no network, course folders invisible), netns (own network namespace), limits "
+        "(rlimits only); auto = the best that runs here. Each includes the limits.")
+    max_processes: int = Field(256, ge=32, description="processes and threads of one kernel's tree "
+                               "(cgroup pids.max; binds root too)")
+    kernel: t.Literal["auto", "fresh", "warm"] = Field(
+        "auto", description="fresh: a new Python per submission; warm: forked from a process that "
+        "already imported torch (much faster for batches; falls back to fresh where it cannot run); "
+        "auto: warm for the batch commands (grade, validate), fresh for one notebook (check)")
 
 
 class Config(StrictModel):
@@ -59,7 +68,7 @@ class Config(StrictModel):
     workers: int = Field(0, ge=0, description="kernels run at once; 0 = number of cores")
     devices: list[Device] = ["cpu", "cuda"]
     dtypes: list[DType] = ["float64", "float32"]
-    formats: list[Format] = ["json", "markdown", "csv"]
+    formats: list[Format] = ["json", "markdown", "csv", "summary"]
     base_dir: Path = Field(PROJECT_ROOT, exclude=True)
 
     def path(self, name: str) -> Path:
@@ -78,4 +87,6 @@ def default_config_path() -> Path:
 def load_config(path: Path | None = None) -> Config:
     path = Path(path) if path is not None else default_config_path()
     cfg = load_yaml_model(path, Config)
+    from grader.sandbox.levels import check_config     # a named sandbox level must run here
+    check_config(cfg.execution.sandbox, path)
     return cfg.model_copy(update={"base_dir": path.resolve().parent})

@@ -14,6 +14,7 @@ EXIT_OK = 0          # graded / everything checked passed
 EXIT_FAILED = 1      # `check` or `validate` found failures
 EXIT_INPUT = 2       # bad input: paths, notebooks, rubric or config YAML
 EXIT_INTERNAL = 3    # a bug in the grader itself (reported with a traceback file)
+EXIT_OUTPUT = 4      # results could not be written (disk full, permissions); a rerun resumes
 
 
 class InputError(Exception):
@@ -33,3 +34,13 @@ class InputError(Exception):
             where += f":{self.line}"
         key = f" {self.key}:" if self.key else ""
         return f"{where}:{key} {self.message}"
+
+
+class OutputError(Exception):
+    """The grader could not write its results (disk full, read-only folder): one line, the path."""
+
+    def __init__(self, path: str | Path, error: OSError):
+        self.path = str(path)
+        reason = error.strerror or str(error)
+        super().__init__(f"{self.path}: cannot write results: {reason}; what was written is "
+                         "complete, rerun the same command to finish the batch")

@@ -9,6 +9,7 @@ plain values.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import nbformat
 
@@ -30,8 +31,9 @@ def submission_result(sub: Submission, rubric: Rubric, status: str, *, message: 
             sandbox: dict | None = None, issues: list[str] | None = None) -> SubmissionResult:
     questions = questions or []
     return SubmissionResult(
-        submission=sub.id, source=str(sub.path), sha256=sub.sha256, assignment=rubric.assignment,
-        rubric_version=rubric.version, grader_version=__version__, status=status, message=message,
+        submission=sub.id, student=sub.student, source=str(sub.path), sha256=sub.sha256, assignment=rubric.assignment,
+        rubric_version=rubric.version, rubric_sha256=rubric.fingerprint(),
+        grader_version=__version__, status=status, message=message,
         score=round(sum(q.score for q in questions), 6), max_score=rubric.max_score,
         public_only=public_only, sandbox=sandbox or {}, notebook_issues=issues or [], questions=questions)
 
@@ -50,22 +52,30 @@ def grader_for(question: Question):
             "lagrange": lagrange.grade}[question.check.kind]
 
 
+def hidden_paths(cfg: Config, extra: tuple[Path, ...] = ()) -> tuple[Path, ...]:
+    """What a kernel must not see (at the bwrap level): the course's rubrics and
+    solutions, the default output folder, and whatever the caller adds."""
+    return (cfg.path("rubrics"), cfg.path("solutions"), cfg.path("out"), *extra)
+
+
 async def grade_notebook(sub: Submission, rubric: Rubric, cfg: Config, *,
-                         public_only: bool = False) -> SubmissionResult:
-    """Grade one submission; never raises for anything the student did."""
+                         public_only: bool = False, hide: tuple[Path, ...] = ()) -> SubmissionResult:
+    """Grade one submission; never raises for anything the student did.
+    `hide`: more folders the kernel must not see (the batch's output folder)."""
     try:
         nb = read_notebook(sub.path)
     except InputError as exc:
         return submission_result(sub, rubric, "invalid", message=str(exc), public_only=public_only,
                        questions=[not_run(q, "the notebook could not be read") for q in rubric.questions])
-    return await _grade_valid(sub, nb, rubric, cfg, public_only)
+    return await _grade_valid(sub, nb, rubric, cfg, public_only, hidden_paths(cfg, hide))
 
 
 async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubric, cfg: Config,
-                       public_only: bool) -> SubmissionResult:
+                       public_only: bool, hide: tuple[Path, ...]) -> SubmissionResult:
     wants_cuda = grader_has_cuda() and "cuda" in (rubric.defaults.devices or cfg.devices)
-    kernel = SandboxedKernel(nb, cfg.execution, cuda=wants_cuda)
+    kernel = SandboxedKernel(nb, cfg.execution, cuda=wants_cuda, hide=hide)
     done: list[QuestionResult] = []
+    session: ProbeSession | None = None
     message = ""
     warm = asyncio.create_task(asyncio.to_thread(reference.warm_up))
     try:
@@ -83,13 +93,17 @@ async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubri
     except KernelStartError as exc:
         await kernel.close()
         return submission_result(sub, rubric, "error", message=str(exc), public_only=public_only,
+                       sandbox={"level": kernel.log.level, "memory": kernel.log.memory},
                        questions=[not_run(q, "the kernel did not start") for q in rubric.questions])
     finally:
         await kernel.close()
     graded = {q.id for q in done}
     done += [not_run(q, message or "not graded") for q in rubric.questions if q.id not in graded]
     issues = [f"cell {i.cell + 1}: {i.message}" if i.cell >= 0 else i.message for i in kernel.log.issues]
-    sandbox = {"network": kernel.log.network, "restarts": kernel.log.restarts, "kernel": kernel.log.kernel,
+    sandbox = {"level": kernel.log.level, "memory": kernel.log.memory, "network": kernel.log.network,
+               "restarts": kernel.log.restarts, "kernel": kernel.log.kernel,
                "output_truncated": kernel.log.output_truncated}
-    return submission_result(sub, rubric, "graded", message=message, questions=done, public_only=public_only,
-                   sandbox=sandbox, issues=issues)
+    result = submission_result(sub, rubric, "graded", message=message, questions=done,
+                               public_only=public_only, sandbox=sandbox, issues=issues)
+    result.student_seconds = kernel.log.cell_seconds + (session.student_seconds if session else 0.0)
+    return result

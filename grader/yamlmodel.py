@@ -20,11 +20,16 @@ from grader.errors import InputError
 
 M = t.TypeVar("M", bound=BaseModel)
 
+#: a course file is a few hundred nodes; aliases that expand past this are a "billion laughs"
+#: bomb, whose expansion pydantic would walk (and print) for minutes
+MAX_EXPANDED_NODES = 100_000
+
 
 class StrictModel(BaseModel):
     """Base for every file-backed model: unknown keys are errors, not ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # .nan / .inf in a course file are typos, and a NaN limit or points would pass every `gt=0`
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def load_yaml_model(path: Path, model: type[M], *, context: dict | None = None) -> M:
@@ -35,20 +40,61 @@ def load_yaml_model(path: Path, model: type[M], *, context: dict | None = None) 
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(path, f"cannot read: {exc}") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+    try:   # parse once: the node tree gives line numbers and (after the alias check) the data
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            _check_expansion(path, node)
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
         raise InputError(path, f"invalid YAML: {problem}", line=line) from None
+    except ValueError as exc:    # yaml's int() refuses numbers of over 4300 digits (a DoS guard)
+        raise InputError(path, f"invalid YAML: {exc}") from None
+    except RecursionError:       # the composer recurses once per nested [ or {
+        raise InputError(path, "invalid YAML: nested too deeply") from None
     if not isinstance(data, dict):
         raise InputError(path, "expected a mapping of keys at the top level", line=1)
     try:
         return model.model_validate(data, context=context)
     except ValidationError as exc:
         raise _first_error(path, node, model, exc) from None
+    except (RecursionError, MemoryError):   # a validator's ast.parse of a deeply nested expression
+        raise InputError(path, "a value is nested too deeply to validate") from None
+    except UnicodeEncodeError:   # a YAML escape such as "\ud800" (a lone surrogate) in a string
+        raise InputError(path, "a string is not valid Unicode (a lone surrogate such as \\ud800)") from None
+
+
+def _check_expansion(path: Path, root: yaml.Node | None) -> None:
+    """Refuse aliases that expand to a huge tree, or into themselves (`&a [*a]`)."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        if id(node) in open_:
+            raise InputError(path, "invalid YAML: an alias refers to itself",
+                             line=node.start_mark.line + 1)
+        open_.add(id(node))
+        children = node.value if isinstance(node, yaml.SequenceNode) else (
+            [part for pair in node.value for part in pair] if isinstance(node, yaml.MappingNode) else [])
+        total = 1
+        for child in children:
+            total += size(child)
+            if total > MAX_EXPANDED_NODES:
+                raise InputError(path, f"invalid YAML: aliases expand to over {MAX_EXPANDED_NODES:,} "
+                                       "values (an alias bomb?)", line=child.start_mark.line + 1)
+        open_.discard(id(node))
+        sizes[id(node)] = total
+        return total
+
+    if root is not None:
+        size(root)
 
 
 def _first_error(path: Path, node: yaml.Node | None, model: type[BaseModel],
@@ -117,6 +163,8 @@ def _tag_values(models: list[type[BaseModel]]) -> set[str]:
 def _dotted(loc: tuple) -> str:
     out = ""
     for part in loc:
+        if isinstance(part, str) and not part.isprintable():   # a key "a\nb" would break the one line
+            part = ascii(part)
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -49,6 +51,12 @@ def grade(paths: list[Path], out: Path, *, cfg: Config | None = None, workers: i
     subs = discover(paths)
     results = asyncio.run(grade_batch(subs, rubric, cfg, out, workers=workers, public_only=public_only))
     return {r.submission: r for r in results}
+
+
+def grader_cli(*args, cwd: Path = ROOT, timeout: float = 600) -> subprocess.CompletedProcess:
+    """The real CLI in a subprocess, as an instructor runs it."""
+    return subprocess.run([sys.executable, "-m", "grader.cli.main", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def by_question(result: SubmissionResult) -> dict:

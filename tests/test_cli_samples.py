@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 
 import pytest
 
-from helpers import ROOT
+from helpers import ROOT, grader_cli
 
 # sample -> questions that must lose their points (samples/matrix_calculus/README.md)
 EXPECTED_LOSSES = {
@@ -24,15 +22,15 @@ POINTS = {"grad_inner": 1, "grad_linear_map": 1, "grad_quadratic_form": 2, "grad
           "grad_weighted_residual_x": 1, "grad_log_abs_det": 2, "grad_trace_product": 1, "grad_chain_rule": 2}
 
 
-def grader(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "grader.cli.main", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=600)
+grader = grader_cli
 
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
     out = tmp_path_factory.mktemp("samples")
-    proc = grader("grade", "samples/matrix_calculus", "--assignment", "matrix_calculus", "--out", str(out))
+    # fresh kernels here; warm ones (the default for grade) in conftest's warm_sample_batch
+    proc = grader("grade", "samples/matrix_calculus", "--assignment", "matrix_calculus", "--out", str(out),
+                  "--fresh")
     return proc, out
 
 
@@ -78,12 +76,10 @@ def test_validate_passes_on_the_bundled_course():
     assert "solution = full marks" in proc.stdout and "❌" not in proc.stdout
 
 
-def test_warm_kernels_give_the_same_gradebook(batch, tmp_path):
+def test_warm_kernels_give_the_same_gradebook(batch, warm_sample_batch):
     """--warm forks kernels from a process that already imported torch; the grades must not change."""
     _, fresh_out = batch
-    proc = grader("grade", "samples/matrix_calculus", "--assignment", "matrix_calculus",
-                  "--out", str(tmp_path), "--warm")
-    assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "gradebook.csv").read_text() == (fresh_out / "gradebook.csv").read_text()
-    result = json.loads((tmp_path / "results" / "student01_alice.json").read_text())
+    assert (warm_sample_batch / "gradebook.csv").read_text() == (fresh_out / "gradebook.csv").read_text()
+    result = json.loads((warm_sample_batch / "results" / "student01_alice.json").read_text())
     assert result["sandbox"]["kernel"] == "warm"
+    assert json.loads((fresh_out / "results" / "student01_alice.json").read_text())["sandbox"]["kernel"] == "fresh"

@@ -13,9 +13,11 @@ import functools
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -551,3 +553,97 @@ def test_kernel_args_from_kernel_commands():
     assert warm.kernel_args([sys.executable, "/x/launcher.py", "-f", "k.json"]) == ["-f", "k.json"]
     assert warm.kernel_args([sys.executable, "-m", "ipykernel_launcher", "-f", "k.json", "--x=1"]) \
         == ["-f", "k.json", "--x=1"]
+
+
+# -- a zygote in bubblewrap (the bwrap sandbox level) ------------------------------------
+
+BWRAP_LIMITS = Execution(cell_timeout=20, max_restarts=1, kernel="warm", sandbox="auto")
+
+
+def needs_bwrap_zygote():
+    from grader.sandbox import levels
+    ok, why = levels.warm_bwrap_status()
+    if not ok:
+        pytest.skip(f"the zygote cannot run in bubblewrap here: {why}")
+
+
+def test_warm_kernel_in_bubblewrap_keeps_jupyter_semantics_and_gets_its_own_uid():
+    needs_bwrap_zygote()
+    from grader.sandbox import bwrap
+
+    async def go():
+        kernel = SandboxedKernel(notebook([*SEMANTICS_CELLS, "import os\n(os.getuid(), os.getpid())"]), BWRAP_LIMITS)
+        try:
+            log = await kernel.run_notebook()
+            assert log.kernel == "warm" and log.level == "bwrap", log
+            check_semantics(kernel, log)
+            uid, pid = eval(kernel.nb.cells[-1].outputs[0]["data"]["text/plain"])  # noqa: S307 - our kernel
+            assert pid == kernel.pid and uid == bwrap.UID_BASE + pid, (uid, pid)
+            assert kernel.workdir.stat().st_uid == uid      # it took its folders
+        finally:
+            await kernel.close()
+    run(go())
+
+
+def test_warm_kernels_in_bubblewrap_cannot_reach_one_another():
+    """Kernel A tries kernel B's process, folders and connection file, and the zygote's memory."""
+    needs_bwrap_zygote()
+    zygote = warm.shared_zygote(1, warm.sandbox_for(BWRAP_LIMITS))
+
+    async def go():
+        b = SandboxedKernel(notebook([]), BWRAP_LIMITS)
+        a = SandboxedKernel(notebook([]), BWRAP_LIMITS)
+        try:
+            await b.start()
+            await a.start()
+            code = f"""\
+import os
+def attempt(action):
+    try:
+        action()
+        return "done"
+    except OSError as e:
+        return type(e).__name__
+[attempt(f) for f in (lambda: os.kill({b.pid}, 0), lambda: os.listdir({str(b.workdir)!r}),
+                      lambda: open({str(b._runtime / "kernel.json")!r}).read(),
+                      lambda: open("/proc/{b.pid}/environ", "rb").read(),
+                      lambda: open("/proc/{zygote.info["pid"]}/mem", "rb").read(1),
+                      lambda: os.listdir({str(zygote.socket_path.parent)!r}))]"""
+            result = await a.execute(code, timeout=10)
+            assert result.value_text and not result.error, result
+            return eval(result.value_text)      # noqa: S307 - a list of names from our kernel
+        finally:
+            await a.close()
+            await b.close()
+    assert run(go()) == ["PermissionError"] * 6
+
+
+def test_zygote_in_bubblewrap_dies_with_the_grader_and_takes_its_kernels():
+    needs_bwrap_zygote()
+    z = warm.Zygote(sandbox=warm.ZygoteSandbox()).start()
+    mark = f"{MARK}-bwrap-grader-dies"
+    home = Path(tempfile.mkdtemp(dir=warm.kernels_dir()))
+
+    async def go():
+        km = warm.WarmKernelManager(zygote=z, transport="ipc", ip=str(home / "ipc"),
+                                    connection_file=str(home / "kernel.json"))
+        await km.start_kernel(env={"PATH": os.environ["PATH"], "HOME": str(home)}, cwd=str(home))
+        kc = km.client()
+        kc.start_channels()
+        await kc.wait_for_ready(timeout=30)
+        await kc.execute_interactive(DETACH_SLEEP.replace(MARK, mark), timeout=30)
+        kc.stop_channels()
+        return km.provisioner.process.pid
+    try:
+        kernel = run(go())
+        folder = z.socket_path.parent
+        assert wait_until(lambda: len(marked_processes(mark)) == 1)
+        assert home.stat().st_uid == Path(f"/proc/{kernel}").stat().st_uid != 0
+        z._proc.stdin.close()             # what the grader's death does to the pipe
+        assert z._proc.wait(10) is not None
+        assert wait_until(lambda: not marked_processes(mark)), marked_processes(mark)
+        assert wait_until(lambda: not Path(f"/proc/{kernel}").exists())
+        assert not folder.exists()
+    finally:
+        z.stop()
+        shutil.rmtree(home, ignore_errors=True)

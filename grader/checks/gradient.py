@@ -153,7 +153,7 @@ def case_report(v: Verdict) -> CaseReport:
 
 
 def judge_question(question: Question, verdicts: list[Verdict], skipped: dict[str, tuple[int, str]],
-                   autograd_findings: list[Finding]) -> QuestionResult:
+                   autograd_findings: list[Finding], tampering: list[Finding] = ()) -> QuestionResult:
     check = question.check
     forbidden = None
     if isinstance(check, GradientCheck) and "autograd" in check.forbid:
@@ -162,6 +162,12 @@ def judge_question(question: Question, verdicts: list[Verdict], skipped: dict[st
             forbidden = (f"uses torch autograd ({where}); this exercise asks for the closed-form "
                          "derivative, so the question earns no points",
                          "derive the gradient by hand and write it with tensor operations")
+        elif tampering:
+            # the kernel counts autograd calls, but a notebook that rebinds what the
+            # count is reported through can scrub it: such a report proves nothing
+            forbidden = (f"patches what the grader's probe reports through ({tampering[0]}), so "
+                         "autograd use cannot be ruled out and the question earns no points",
+                         "do not reassign json, base64, IPython's display hooks or torch.autograd internals")
     return score_question(question, verdicts, skipped, case_report, forbidden)
 
 
@@ -197,4 +203,5 @@ async def grade(q: Question, ctx: GradeContext) -> QuestionResult:
         ref, known = expected_for(q, case, case.device if grader_has_cuda() else "cpu")
         verdicts.append(judge_case(q, case, out, ref, known))
     findings = ctx.code.autograd_uses(q.calls[0]) if watch else []
-    return judge_question(q, verdicts, skipped, findings)
+    tampering = ctx.code.probe_tampering() if watch else []
+    return judge_question(q, verdicts, skipped, findings, tampering)

@@ -12,6 +12,7 @@ from them, `.backward()`, `requires_grad`. The probe adds a dynamic check
 from __future__ import annotations
 
 import ast
+import threading
 from dataclasses import dataclass
 
 import nbformat
@@ -19,6 +20,13 @@ import nbformat
 AUTOGRAD_MODULES = ("torch.autograd", "torch.func", "functorch", "torch._functorch")
 AUTOGRAD_ATTRS = {"autograd", "functorch", "backward", "requires_grad_", "jacrev", "jacfwd",
                   "hessian", "_execution_engine", "make_dual", "vjp", "jvp"}
+# What the probe's report passes through inside the kernel: the JSON and base64
+# encoders, IPython's display of the reply, the autograd entry points it counts.
+# A notebook that rebinds these can scrub the report (e.g. the autograd count);
+# the grader cannot tell what it hid, so it does not trust that report.
+PROBE_MODULES = ("json", "base64", "binascii", "torch.autograd", "IPython", "ipykernel")
+PROBE_ATTRS = {"displayhook", "display_formatter", "display_pub", "formatters",
+               "_engine_run_backward", "_execution_engine"}
 
 
 @dataclass(frozen=True)
@@ -32,11 +40,18 @@ class Finding:
         return f"`{self.what}` in {self.function} (cell {self.cell + 1}, line {self.line})"
 
 
+# CPython 3.11's parser keeps its recursion depth in per-interpreter state: two threads
+# parsing at once (a Dask worker grading two notebooks) fail with "SystemError: AST
+# constructor recursion depth mismatch". One parse at a time.
+_PARSE_LOCK = threading.Lock()
+
+
 def _parse(source: str) -> ast.Module | None:
     # IPython magics and shell escapes are not Python; blank them, keeping line numbers.
     lines = ["" if ln.lstrip().startswith(("%", "!")) else ln for ln in source.splitlines()]
     try:
-        return ast.parse("\n".join(lines))
+        with _PARSE_LOCK:
+            return ast.parse("\n".join(lines))
     except (SyntaxError, ValueError):
         return None
 
@@ -56,6 +71,8 @@ class NotebookCode:
         self.functions: dict[str, tuple[ast.AST, int]] = {}   # functions and classes, by name
         self.aliases: set[str] = set()    # names bound to autograd modules or functions
         self.torch_names: set[str] = {"torch"}   # names bound to torch or anything imported from it
+        self.modules: dict[str, str] = {}         # local name -> the module it is bound to
+        self.cells = [c.source if c.cell_type == "code" else "" for c in nb.cells]
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
@@ -75,10 +92,45 @@ class NotebookCode:
                     self.aliases.update(a.asname for a in node.names
                                         if a.asname and a.name.startswith(AUTOGRAD_MODULES))
                 if isinstance(node, ast.Import):
+                    self.modules.update((a.asname, a.name) if a.asname else (a.name.split(".")[0],) * 2
+                                        for a in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    self.modules.update((a.asname or a.name, f"{node.module}.{a.name}") for a in node.names)
+                if isinstance(node, ast.Import):
                     self.torch_names.update(a.asname or a.name.split(".")[0] for a in node.names
                                             if a.name.split(".")[0] in ("torch", "functorch"))
                 elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "torch":
                     self.torch_names.update(a.asname or a.name for a in node.names)
+
+    def probe_tampering(self) -> list[Finding]:
+        """Anywhere in the notebook: rebinding what the probe's report passes through
+        (`json.dumps = ...`, `setattr(base64, ...)`, `sys.displayhook = ...`)."""
+        found = []
+        for index, cell in enumerate(self.cells):
+            tree = _parse(cell)
+            for node in ast.walk(tree) if tree is not None else ():
+                targets = (node.targets if isinstance(node, ast.Assign) else
+                           [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else [])
+                shown = "{} = ..."
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                        and node.func.id in ("setattr", "delattr") and node.args:
+                    targets = [ast.Attribute(value=node.args[0], attr="", lineno=node.lineno)]
+                    shown = node.func.id + "({}, ...)"
+                for target in targets:
+                    what = self._probe_part(target)
+                    if what:
+                        found.append(Finding("the notebook", index, node.lineno, shown.format(what)))
+        return found
+
+    def _probe_part(self, target: ast.AST) -> str | None:
+        if not isinstance(target, ast.Attribute):
+            return None
+        dotted = _dotted(target).rstrip(".")
+        root, _, rest = dotted.partition(".")
+        resolved = ".".join(filter(None, (self.modules.get(root, root), rest)))
+        if PROBE_ATTRS & set(dotted.split(".")) or resolved.startswith(PROBE_MODULES):
+            return dotted
+        return None
 
     def autograd_uses(self, name: str) -> list[Finding]:
         return self._uses(name, self._autograd_use)

@@ -10,11 +10,10 @@ import typer
 from rich.text import Text
 
 from grader.batch import write_batch, write_result
-from grader.cli.common import ConfigOption, KernelOption, out, rubric_for, run, setup
+from grader.cli.common import ConfigOption, KernelOption, out, prestart_kernels, rubric_for, run, setup
 from grader.cli.options import FailUnderOption, FormatOption, github_report, policy_exit, resolve_formats
 from grader.config import Config
 from grader.errors import EXIT_FAILED, EXIT_OK, InputError
-from grader.pipeline import grade_notebook
 from grader.reports import terminal
 from grader.reports.github import ci_mode
 from grader.rubric.load import available_assignments
@@ -70,6 +69,8 @@ def check(
     subs = discover([notebook])
     rubric = rubric_for(cfg, assignment or infer_assignment(cfg, notebook))
     rubric = _only(rubric, question, notebook)
+    prestart_kernels(cfg)
+    from grader.pipeline import grade_notebook        # torch: only once the input is known good
     result = run(grade_notebook(subs[0], rubric, cfg, public_only=True))
     shown = str(notebook)
     out.print(terminal.render(result, notebook=shown, assignment=assignment))

@@ -22,18 +22,28 @@ out = Console(highlight=False)
 
 KernelOption = t.Annotated[t.Optional[bool], typer.Option(
     "--warm/--fresh", help="warm: fork kernels from a process that already imported torch (fast for "
-    "batches); fresh: a new Python per submission (default: execution.kernel in the config)")]
+    "batches); fresh: a new Python per submission (default: execution.kernel in the config; its "
+    "default, auto, is warm for grade and validate, fresh for check)")]
 
 
-def setup(config: Path | None, warm: bool | None = None) -> Config:
+def setup(config: Path | None, warm: bool | None = None, *, batch: bool = False) -> Config:
+    """Load the config; `warm` (--warm/--fresh) overrides execution.kernel, whose `auto`
+    means warm for a batch command and fresh for a single notebook."""
     cfg = load_config(config)
-    if warm is not None:
-        cfg = cfg.model_copy(update={"execution": cfg.execution.model_copy(
-            update={"kernel": "warm" if warm else "fresh"})})
+    kernel = cfg.execution.kernel if warm is None else ("warm" if warm else "fresh")
+    if kernel == "auto":
+        kernel = "warm" if batch else "fresh"
+    if kernel != cfg.execution.kernel:
+        cfg = cfg.model_copy(update={"execution": cfg.execution.model_copy(update={"kernel": kernel})})
+    return cfg
+
+
+def prestart_kernels(cfg: Config) -> None:
+    """Start the warm parent in the background (it imports torch, in bubblewrap where the
+    kernels will be) once the input has been checked: a typo should not wait for it."""
     if cfg.execution.kernel == "warm":
         from grader.sandbox import warm as warm_kernels
-        warm_kernels.prestart(cfg.execution.torch_threads)   # imports torch in the background
-    return cfg
+        warm_kernels.prestart(cfg.execution.torch_threads, warm_kernels.sandbox_for(cfg.execution))
 
 
 def rubric_for(cfg: Config, assignment: str) -> Rubric:

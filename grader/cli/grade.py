@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import enum
 import typing as t
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
-from grader.batch import ReportOptions, grade_batch
-from grader.cli.common import ConfigOption, KernelOption, console, out, rubric_for, run, setup
+from grader.batch import ReportOptions
+from grader.batch.shard import parse_shard
+from grader.cli.common import (ConfigOption, KernelOption, console, out, prestart_kernels, rubric_for,
+                               run, setup)
+from grader.cli.progress import BatchProgress
 from grader.cli.options import (FailUnderOption, FormatOption, HiddenVisibilityOption, github_report, policy_exit,
                                 resolve_formats)
 from grader.errors import EXIT_OK, InputError
-from grader.submissions import discover
+from grader.submissions import collect
 
+
+
+class Executor(str, enum.Enum):
+    local = "local"
+    dask = "dask"
 
 
 def grade(
@@ -30,41 +38,70 @@ def grade(
     formats: FormatOption = None,
     fail_under: FailUnderOption = None,
     hidden_visibility: HiddenVisibilityOption = "after_published",
+    force: t.Annotated[bool, typer.Option("--force", help="grade everything again, even submissions "
+                                          "whose result still holds")] = False,
+    shard: t.Annotated[t.Optional[str], typer.Option(
+        "--shard", metavar="I/N", help="grade only slice I of N (for a CI matrix; join with `grader merge`)")] = None,
+    executor: t.Annotated[Executor, typer.Option("--executor", help="where submissions are graded: "
+                                                 "this machine, or a Dask cluster")] = Executor.local,
+    scheduler: t.Annotated[t.Optional[str], typer.Option(
+        "--scheduler", help="Dask scheduler address (tcp://HOST:PORT), with --executor dask")] = None,
 ) -> int:
     """Grade submissions: one JSON result per notebook, plus the reports of each --format
     (default: the config's formats: Markdown feedback and a gradebook CSV).
 
     Notebooks named on the command line must be readable (else exit 2); a
     broken notebook found inside a folder gets a result that says why.
+    Rerunning the same command resumes: a submission is graded again only when
+    it has no result, or its notebook, the rubric or the grader changed
+    (--force: all of them).
     Exit 0 when every submission has a result; with --fail-under, exit 1 when
     any submission scores under it. In GitHub Actions (GITHUB_ACTIONS=true, or
     --format github) also a job summary, annotations and JUnit XML.
     """
-    cfg = setup(config, warm)
+    slice_ = parse_shard(shard) if shard else None
+    if (executor is Executor.dask) != (scheduler is not None):
+        raise InputError("--scheduler", "--executor dask and --scheduler ADDRESS go together")
+    cfg = setup(config, warm, batch=True)
     chosen = resolve_formats(formats, cfg.formats)
     cfg = cfg.model_copy(update={"formats": chosen})
     rubric = rubric_for(cfg, assignment)
-    subs = discover(paths)
+    dest = out_dir or cfg.path("out") / rubric.assignment
+    found = collect(paths, dest / "submissions")    # zip exports are unpacked there, once
+    subs = found.submissions
     if not subs:
         raise InputError(paths[0], "no .ipynb notebooks found")
-    dest = out_dir or cfg.path("out") / rubric.assignment
+    if slice_:
+        subs = slice_.select(subs, key=lambda s: s.id)
+    if not scheduler:
+        prestart_kernels(cfg)
+    from grader.batch import grade_batch                 # torch: only once the input is known good
+    from grader.batch.executors import DaskExecutor
     n_workers = workers or cfg.worker_count()
-    with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  TextColumn("{task.description}"), console=console, transient=True) as bar:
-        task = bar.add_task("", total=len(subs))
-        results = run(grade_batch(subs, rubric, cfg, dest, workers=n_workers,
-                                  on_done=lambda r: bar.update(task, advance=1, description=r.submission),
-                                  report=ReportOptions(hidden_visibility=hidden_visibility)))
-    table = Table("submission", "score", "status", title=f"{rubric.assignment}: {len(results)} graded")
+    runner = DaskExecutor(rubric, cfg, scheduler=scheduler, public_only=False, hide=(dest,)) if scheduler else None
+    notes = list(found.notes)
+    with BatchProgress(console, len(subs)) as bar:
+        results = run(grade_batch(subs, rubric, cfg, dest, workers=n_workers, force=force, on_done=bar,
+                                  report=ReportOptions(hidden_visibility=hidden_visibility,
+                                                       notes=tuple(found.notes)),
+                                  executor=runner, notes=notes))
+    graded = len(results) - bar.reused
+    title = f"{rubric.assignment}: {graded} graded" + (f", {bar.reused} reused" if bar.reused else "")
+    title += f" (shard {shard})" if shard else ""
+    table = Table("submission", "score", "status", title=title)
     for r in results:
         table.add_row(r.submission, f"{r.score:g} / {r.max_score:g}",
                       r.status + (f": {r.message}" if r.message else ""))
     out.print(table)
+    for note in notes:
+        out.print(f"note: {note}", markup=False)
     out.print(f"results: {dest / 'results'}", markup=False)
     if {"markdown", "html"} & set(chosen):
         out.print(f"feedback: {dest / 'feedback'}", markup=False)
     if "csv" in chosen:
         out.print(f"gradebook: {dest / 'gradebook.csv'}", markup=False)
+    if "summary" in chosen:
+        out.print(f"summary: {dest / 'summary.html'}", markup=False)
     if "junit" in chosen:
         out.print(f"junit: {dest / 'junit.xml'}", markup=False)
     if "gradescope" in chosen:

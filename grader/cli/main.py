@@ -5,6 +5,7 @@ Exit codes (also in `grader --help`):
   1  check/validate: something failed; grade/check: a score under --fail-under
   2  bad input: a path, notebook, rubric or config file (one line names it)
   3  internal error (traceback saved to a file, path printed)
+  4  results could not be written (disk full, permissions); rerunning resumes
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import traceback
 import click
 import typer
 
-from grader.errors import EXIT_INPUT, EXIT_INTERNAL, InputError
+from grader.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_OUTPUT, InputError, OutputError
 
 EXIT_CODES = """Exit codes: 0 done / all passed; 1 check or validate found failures, or a score
 under --fail-under;
 2 bad input (path, notebook, rubric or config; one line names the file and key);
-3 internal error (traceback saved to a file)."""
+3 internal error (traceback saved to a file); 4 results could not be written (disk full):
+rerun to resume."""
 
 # typer ships its own copy of click: usage errors may come from either.
 _USAGE_ERRORS = tuple({click.ClickException, *(c for c in typer.BadParameter.__mro__
@@ -35,8 +37,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
 
 
 def _register() -> None:
-    from grader.cli import assign, check, grade, gradescope_bundle, new_question, schema, show, validate
-    for module in (grade, check, validate, assign, show, new_question, gradescope_bundle, schema):
+    if app.registered_commands:   # run() called again in one process (tests): commands would double
+        return
+    from grader.cli import (assign, check, grade, gradescope_bundle, merge, new_question, schema, show,
+                            validate)
+    for module in (grade, merge, check, validate, assign, show, new_question, gradescope_bundle, schema):
         module.register(app)
 
 
@@ -47,6 +52,9 @@ def run() -> None:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(EXIT_INPUT)
+    except OutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(EXIT_OUTPUT)
     except _EXITS as exc:
         sys.exit(exc.exit_code)
     except _ABORTS:

@@ -8,17 +8,16 @@ import typing as t
 import typer
 from rich.table import Table
 
-from grader.authoring.mutants import mutation_test
-from grader.cli.common import ConfigOption, KernelOption, out, run, setup
+from grader.cli.common import ConfigOption, KernelOption, out, prestart_kernels, run, setup
 from grader.config import Config
 from grader.errors import EXIT_FAILED, EXIT_OK
-from grader.pipeline import grade_notebook
 from grader.rubric import load_rubric
 from grader.rubric.load import available_assignments
 from grader.submissions import discover
 
 
 async def _self_test(cfg: Config, name: str, gate: asyncio.Semaphore) -> list[tuple[str, str, bool, str]]:
+    from grader.pipeline import grade_notebook      # torch: imported once there is work
     rubric = load_rubric(cfg.path("rubrics") / f"{name}.yaml")
     rows = [(name, "rubric loads", True, f"{len(rubric.questions)} questions, {rubric.max_score:g} points")]
     for label, folder, want_full in (("solution = full marks", "solutions", True),
@@ -58,8 +57,9 @@ def validate(config: ConfigOption = None, warm: KernelOption = None,
                                                      "of the solution?")] = False) -> int:
     """Self-test the course: every rubric, its solution and its blank notebook (and, with
     --mutants, known-wrong variants of each solution)."""
-    cfg = setup(config, warm)
+    cfg = setup(config, warm, batch=True)
     names = assignment or available_assignments(cfg)
+    prestart_kernels(cfg)
 
     async def all_tests():
         gate = asyncio.Semaphore(cfg.worker_count())
@@ -73,6 +73,7 @@ def validate(config: ConfigOption = None, warm: KernelOption = None,
     ok = all(ok for *_, ok, _ in rows)
     if mutants:
         for name in names:
+            from grader.authoring.mutants import mutation_test   # torch: only with --mutants
             report = run(mutation_test(cfg, load_rubric(cfg.path("rubrics") / f"{name}.yaml"),
                                        cfg.path("solutions") / f"{name}.ipynb"))
             out.print(_mutation_table(report))

@@ -56,6 +56,9 @@ class ProbeSession:
         self.kernel = kernel
         self.name = ""
         self.kernel_cuda = False
+        # time inside the student's functions, as the kernel measured it: only for the
+        # benchmark's floor and the batch log, never for a score (the student could fake it)
+        self.student_seconds = 0.0
 
     async def install(self) -> bool:
         if not self.kernel.alive:
@@ -94,10 +97,12 @@ class ProbeSession:
             raw = reply["results"]
             if not isinstance(raw, list) or len(raw) != len(calls):
                 raise ProtocolError("wrong number of results")
-            return [self._outcome(r) for r in raw]
+            outcomes = [self._outcome(r) for r in raw]
         except (ProtocolError, KeyError, TypeError) as exc:
             detail = result.error or str(exc)
             return [CallOutcome("protocol", error=f"no readable result ({detail})") for _ in calls]
+        self.student_seconds += sum(max(0.0, o.seconds) for o in outcomes)
+        return outcomes
 
     async def _recover(self) -> bool:
         return await self.kernel.restart() and await self.install()

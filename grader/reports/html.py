@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from grader.reports.result import QuestionResult, SubmissionResult
 from grader.reports.views import device_status, reproduce, show_value, worst_lines
+from grader.sandbox.levels import warning as sandbox_warning
 
 STATUS_MARK = {"passed": "✅", "failed": "❌", "not_implemented": "⬜", "missing": "❔",
                "error": "💥", "timeout": "⏱", "crashed": "💥", "forbidden": "🚫", "not_run": "⏭"}
@@ -54,6 +55,7 @@ TEMPLATE = """<!DOCTYPE html>
 <h1>Feedback: {{ r.assignment }} — {{ r.submission }}</h1>
 <p class="score">Score: {{ g(r.score) }} / {{ g(r.max_score) }}{% if r.public_only %} (public checks only){% endif %}</p>
 {% if r.message %}<p><strong>{{ r.message }}</strong></p>{% endif %}
+{% if sandbox_warning %}<p class="hint">⚠️ {{ sandbox_warning }}</p>{% endif %}
 <table>
 <tr><th>question</th><th>score</th><th>status</th><th>devices</th></tr>
 {% for q in r.questions %}
@@ -146,7 +148,8 @@ def render(result: SubmissionResult, plots: dict[str, bytes] | None = None) -> s
     return _template.render(
         r=result, plots=encoded, g=lambda x: f"{x:g}", mark=lambda s: STATUS_MARK.get(s, ""),
         devices=_devices, css=_css, inline=inline, value_html=value_html, worst=worst_lines,
-        repro=lambda q: reproduce(q, result.source, result.assignment))
+        repro=lambda q: reproduce(q, result.source, result.assignment),
+        sandbox_warning=sandbox_warning(result.sandbox))
 
 
 def plot_pngs(result: SubmissionResult) -> dict[str, bytes]:

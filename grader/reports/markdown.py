@@ -6,6 +6,7 @@ import html
 
 from grader.reports.result import QuestionResult, SubmissionResult
 from grader.reports.views import device_summary, reproduce, show_value, worst_lines
+from grader.sandbox.levels import warning as sandbox_warning
 
 STATUS_MARK = {"passed": "✅", "failed": "❌", "not_implemented": "⬜", "missing": "❔",
                "error": "💥", "timeout": "⏱", "crashed": "💥", "forbidden": "🚫", "not_run": "⏭"}
@@ -48,6 +49,8 @@ def render(result: SubmissionResult, plots: dict[str, str] | None = None) -> str
              + (" (public checks only)" if result.public_only else ""), ""]
     if result.message:
         lines += [f"> {result.message}", ""]
+    if warning := sandbox_warning(result.sandbox):
+        lines += [f"> ⚠️ {warning}", ""]
     lines += ["| question | score | status |", "| --- | --- | --- |"]
     lines += [f"| `{q.id}` | {q.score:g} / {q.max_score:g} | {STATUS_MARK.get(q.status, '')} "
               f"{q.status.replace('_', ' ')} |" for q in result.questions]

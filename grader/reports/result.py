@@ -57,10 +57,12 @@ class QuestionResult(BaseModel):
 
 class SubmissionResult(BaseModel):
     submission: str
+    student: str | None = Field(None, description="the student's id in the LMS export, when known")
     source: str
     sha256: str
     assignment: str
     rubric_version: int
+    rubric_sha256: str = Field("", description="Rubric.fingerprint() of the rubric it was graded with")
     grader_version: str
     status: t.Literal["graded", "invalid", "error"]
     message: str = ""
@@ -70,6 +72,9 @@ class SubmissionResult(BaseModel):
     sandbox: dict[str, t.Any] = Field(default_factory=dict)
     notebook_issues: list[str] = Field(default_factory=list)
     questions: list[QuestionResult] = Field(default_factory=list)
+    # Not part of the JSON (results are byte-stable): how long the kernel spent in the
+    # student's cells and calls, for the batch log and the benchmark's floor.
+    student_seconds: float = Field(0.0, exclude=True)
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2) + "\n"

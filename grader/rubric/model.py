@@ -8,6 +8,7 @@ sent to the student's kernel except the arguments of each call.
 from __future__ import annotations
 
 import ast
+import hashlib
 import typing as t
 
 from pydantic import Field, field_validator, model_validator
@@ -268,3 +269,8 @@ class Rubric(StrictModel):
     @property
     def max_score(self) -> float:
         return sum(q.points for q in self.questions)
+
+    def fingerprint(self) -> str:
+        """sha256 of the rubric as parsed (not the file's bytes: comments and layout
+        do not matter); a resumed batch re-grades results made under another one."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()

@@ -1,7 +1,9 @@
 """One sandboxed kernel per submission, driven by nbclient.
 
 `SandboxedKernel` starts the kernel through `launcher.py` (limits, no
-network, private working directory, a subreaper init above it), runs the
+network, private working directory, a subreaper init above it; under
+bubblewrap and in its own cgroups where the machine allows: see `levels`,
+`bwrap`, `cgroup`), runs the
 notebook cell by cell and keeps going past failing cells, then stays alive so
 the probe can ask it for values. A cell that kills the kernel, or that runs
 past its limit and ignores the interrupt, is skipped after a restart: the
@@ -11,7 +13,6 @@ notebook is run again without it, so functions defined elsewhere still count.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import os
 import shutil
@@ -30,7 +31,9 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from grader.config import Execution
+from grader.sandbox import bwrap, cgroup, levels
 from grader.sandbox import warm as warm_kernels
+from grader.sandbox.levels import network_isolation_available  # noqa: F401 - re-exported
 from grader.sandbox.reap import kill_tree
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
@@ -42,25 +45,18 @@ class KernelStartError(RuntimeError):
     pass
 
 
-@functools.lru_cache(maxsize=1)
-def network_isolation_available() -> bool:
-    """Whether `launcher.py` can put a kernel in its own network namespace here."""
-    try:
-        out = subprocess.run([sys.executable, str(LAUNCHER), "--probe"], capture_output=True,
-                             text=True, timeout=30, check=False)
-        return bool(json.loads(out.stdout or "{}").get("network"))
-    except (OSError, ValueError, subprocess.SubprocessError):
-        return False
-
-
 class _SandboxSpecs(KernelSpecManager):
     """Every kernel name resolves to the sandbox launcher."""
+
+    def __init__(self, interrupt_mode: str = "signal", **kwargs):
+        super().__init__(**kwargs)
+        self._interrupt_mode = interrupt_mode
 
     def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
         return KernelSpec(
             argv=[sys.executable, str(LAUNCHER), "-f", "{connection_file}"],
             display_name="grader sandbox", language="python", name=kernel_name,
-            interrupt_mode="signal", env={}, resource_dir=str(LAUNCHER.parent))
+            interrupt_mode=self._interrupt_mode, env={}, resource_dir=str(LAUNCHER.parent))
 
 
 @dataclass
@@ -88,6 +84,9 @@ class ExecutionLog:
     output_truncated: bool = False
     finished: bool = False            # every cell was run (or skipped for a reason)
     kernel: str = "fresh"             # "warm" (forked from the zygote) or "fresh"
+    level: str = "limits"             # sandbox level that ran: "bwrap" | "netns" | "limits"
+    memory: str = "rlimit"            # what bounds memory and processes: "cgroup" | "rlimit"
+    cell_seconds: float = 0.0         # wall time of the notebook's cells (the batch log's floor)
 
 
 class _CappedClient(NotebookClient):
@@ -140,31 +139,92 @@ class SandboxedKernel:
     """A kernel for one submission: run its notebook, then answer probe calls."""
 
     def __init__(self, nb: nbformat.NotebookNode, limits: Execution, *, cuda: bool = False,
-                 warm: bool | None = None):
+                 warm: bool | None = None, hide: tuple[Path, ...] = ()):
+        """`hide`: folders (or files) the kernel must not see at the bwrap level, e.g. the
+        course's rubrics and solutions and the batch's output folder."""
         self.nb = nb
         self.limits = limits
         self.cuda = cuda
+        self.hide = tuple(Path(p) for p in hide)
         # warm kernels are forked from a process that already imported torch
-        # (grader/sandbox/zygote.py); CUDA stays on fresh kernels until checked on a GPU
-        self.warm = (limits.kernel == "warm" if warm is None else warm) and not cuda
+        # (grader/sandbox/zygote.py); CUDA stays on fresh kernels until checked on a GPU.
+        # Where the zygote cannot run in bubblewrap (`levels.warm_bwrap_status`), a config that
+        # names the bwrap level gets fresh kernels, `auto` gets warm ones at a lower level.
+        self.warm = ((limits.kernel == "warm" if warm is None else warm) and not cuda
+                     and (limits.sandbox != "bwrap" or levels.warm_bwrap_status()[0]))
         self.log = ExecutionLog()
         self._skip: dict[int, CellIssue] = {}
-        self._root = Path(tempfile.mkdtemp(prefix="grader-"))
+        # where a zygote in bubblewrap can see them, should a warm kernel manager start this kernel
+        self._root = Path(tempfile.mkdtemp(prefix="grader-", dir=warm_kernels.kernels_dir()))
         self.workdir = self._root / "work"           # the student's cwd and HOME
         self._runtime = self._root / "rt"            # connection file, ipc sockets
         self.workdir.mkdir()
         self._runtime.mkdir()
         self._client: _CappedClient | None = None
-        self._network = "isolate" if (limits.network == "isolate"
-                                      and network_isolation_available()) else "allow"
-        self.log.network = "isolated" if self._network == "isolate" else "allowed"
+        self._cgroup: cgroup.KernelCgroup | None = None
+        self._cgroup_tried = False
+        self._level_error = ""
+        try:
+            level = levels.resolve(limits.sandbox, warm=self.warm)
+        except levels.LevelUnavailable as exc:
+            level, self._level_error = "limits", str(exc)
+        if level == "netns" and limits.network == "allow":
+            level = "limits"                # nothing of netns would run: say so
+        self.level = level
+        self._network = "isolate" if level == "netns" else "allow"
+        isolated = level == "netns" or (level == "bwrap" and limits.network == "isolate")
+        self.log.network = "isolated" if isolated else "allowed"
+        self.log.level = level
 
     # -- lifecycle ---------------------------------------------------------
-    def _env(self) -> dict[str, str]:
-        threads = str(self.limits.torch_threads)
+    def _sandbox(self) -> dict:
+        """What `launcher.py` (or the zygote's child) applies before the kernel starts."""
         sandbox = {"memory_mb": self.limits.memory_mb, "cpu_seconds": self.limits.cpu_seconds,
                    "file_size_mb": self.limits.file_size_mb, "network": self._network,
-                   "workdir": str(self.workdir), "cuda": self.cuda}
+                   "workdir": str(self.workdir), "cuda": self.cuda,
+                   "max_processes": self.limits.max_processes, "memory": self.log.memory}
+        if self._cgroup is not None:
+            sandbox["cgroups"] = [str(d) for d in self._cgroup.dirs]
+        if self.level == "bwrap":
+            sandbox["bwrap"] = {"exe": bwrap.executable(), "options": bwrap.options(
+                workdir=self.workdir, runtime=self._runtime, launcher=LAUNCHER, hide=self.hide,
+                network=self.limits.network == "allow", cuda=self.cuda,
+                tmp_mb=4 * self.limits.file_size_mb),
+                # what a warm kernel's zygote in bubblewrap needs (warm.ZygoteSandbox.from_spec)
+                "hide": [str(p) for p in self.hide], "network": self.limits.network == "allow",
+                "tmp_mb": 4 * self.limits.file_size_mb,
+                # what a kernel manager that cannot run bwrap (a warm one) applies instead
+                "network_without": "isolate" if self._netns_possible() else "allow"}
+        return sandbox
+
+    def _netns_possible(self) -> bool:
+        return self.limits.network == "isolate" and network_isolation_available()
+
+    def _level_that_ran(self, km) -> None:
+        """A warm kernel whose zygote runs outside bubblewrap got `network_without`:
+        report the level the kernel really got."""
+        in_bwrap = getattr(getattr(km, "provisioner", None), "in_bwrap", False)
+        if self.level == "bwrap" and self.log.kernel == "warm" and not in_bwrap:
+            self.level = self.log.level = "netns" if self._netns_possible() else "limits"
+            self.log.network = "isolated" if self.level == "netns" else "allowed"
+
+    def _make_cgroup(self) -> None:
+        """The kernel's cgroup, once (restarts reuse it); rlimits alone where none can be made."""
+        if self._cgroup_tried:
+            return
+        self._cgroup_tried = True
+        try:
+            if cgroup.available():
+                self._cgroup = cgroup.KernelCgroup.create(self.limits.memory_mb, self.limits.max_processes)
+                self.log.memory = "cgroup"
+        except OSError:
+            self._cgroup = None
+        if self._cgroup is None:
+            self.log.memory = "rlimit"
+
+    def _env(self) -> dict[str, str]:
+        threads = str(self.limits.torch_threads)
+        sandbox = self._sandbox()
         tmp = self.workdir / ".tmp"
         tmp.mkdir(exist_ok=True)
         # A clean environment: nothing of the grader's (tokens, paths) reaches the kernel.
@@ -180,8 +240,13 @@ class SandboxedKernel:
         }
 
     async def start(self) -> None:
+        if self._level_error:
+            raise KernelStartError(self._level_error)
+        self._make_cgroup()
         manager = warm_kernels.WarmKernelManager if self.warm else AsyncKernelManager
-        km = manager(kernel_name="grader-sandbox", kernel_spec_manager=_SandboxSpecs(),
+        # signals would kill bwrap itself: interrupts go as messages on the control channel
+        specs = _SandboxSpecs("message" if self.level == "bwrap" else "signal")
+        km = manager(kernel_name="grader-sandbox", kernel_spec_manager=specs,
                                 transport="ipc", ip=str(self._runtime / "ipc"),
                                 connection_file=str(self._runtime / "kernel.json"))
         client = _CappedClient(self.nb, km=km, timeout=int(self.limits.cell_timeout) or 1,
@@ -198,6 +263,7 @@ class SandboxedKernel:
                                                 stdout=subprocess.DEVNULL, stderr=stderr)
             await client.async_start_new_kernel_client()
             self.log.kernel = getattr(km, "kernel_mode", "") or "fresh"
+            self._level_that_ran(km)
         except Exception as exc:  # noqa: BLE001 - any start failure is reported, not raised
             await self._kill()
             raise KernelStartError(f"the kernel did not start: {type(exc).__name__}: {exc}") from None
@@ -220,6 +286,8 @@ class SandboxedKernel:
             return
         if self.pid is not None:
             kill_tree(self.pid)
+        if self._cgroup is not None:     # anything that escaped the tree (it cannot leave the cgroup)
+            await asyncio.to_thread(self._cgroup.kill)
         try:
             if client.kc is not None:
                 client.kc.stop_channels()
@@ -232,6 +300,9 @@ class SandboxedKernel:
 
     async def close(self) -> None:
         await self._kill()
+        if self._cgroup is not None:
+            await asyncio.to_thread(self._cgroup.destroy)
+            self._cgroup = None
         shutil.rmtree(self._root, ignore_errors=True)
 
     @property
@@ -260,11 +331,16 @@ class SandboxedKernel:
             if cell.cell_type != "code" or index in self._skip:
                 continue
             client.new_cell(probe=False)
+            started = time.perf_counter()
             outcome = await self._execute(cell, index)
+            self.log.cell_seconds += time.perf_counter() - started
             if outcome.died or (outcome.timed_out and not await self._responsive()):
                 kind = "crash" if outcome.died else "timeout"
                 why = ("the kernel died while running this cell" if outcome.died else
                        f"ran past the {self.limits.cell_timeout:g} s limit and could not be interrupted")
+                if client.truncated:   # the restart gets a new client: say it here or lose it
+                    self.log.output_truncated = True
+                    why += f" after printing more than {self.limits.output_cap_kb} KiB"
                 self._skip[index] = CellIssue(index, kind, why + "; skipped on a restart")
                 await self._kill()
                 return False
@@ -304,9 +380,11 @@ class SandboxedKernel:
                 result.timed_out = True
             else:
                 result.error = f"{content.get('ename', 'Error')}: {content.get('evalue', '')}"
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "execute_result":
-                result.value_text = out.get("data", {}).get("text/plain")
+        replies_shown = [out for out in cell.get("outputs", []) if out.get("output_type") == "execute_result"]
+        # A probe cell shows exactly one reply. More means the student's code displayed
+        # forged ones (sys.displayhook, or a thread still sending after the call): trust none.
+        if len(replies_shown) == 1 or (replies_shown and not client.probe_mode):
+            result.value_text = replies_shown[-1].get("data", {}).get("text/plain")
         return result
 
     async def _responsive(self, grace: float = 3.0) -> bool:

@@ -9,6 +9,12 @@ The limits arrive as JSON in the environment variable GRADER_SANDBOX, which
 is removed before the kernel starts. ``python launcher.py --probe`` reports
 what this machine allows (used once per grader process).
 
+At the ``bwrap`` sandbox level the script runs twice: first outside, where it
+moves itself into the kernel's cgroups and replaces itself with bubblewrap
+(options through a pipe, so that bwrap's command line, which the student
+can read as /proc/1/cmdline, holds nothing but the kernel command); then
+inside, where it applies the limits and runs the kernel as below.
+
 Process layout: this script stays as the parent of the kernel and makes
 itself a *child subreaper*, so every process the student starts, even one
 that calls `setsid()` and double-forks, stays inside this process's subtree.
@@ -53,12 +59,46 @@ def set_limit(name: str, soft: int, hard: int | None = None) -> None:
     resource.setrlimit(kind, (soft, hard))
 
 
+def join_cgroups(dirs: list) -> None:
+    """Move this process (and so everything it will start) into the kernel's cgroups."""
+    for d in dirs:
+        with open(os.path.join(d, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+
+
+def tasks_of_user(uid: int) -> int:
+    """Threads of every process of `uid`: what RLIMIT_NPROC counts against."""
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/status") as f:
+                    fields = dict(line.split(":", 1) for line in f if ":" in line)
+                if int(fields["Uid"].split()[0]) == uid:
+                    count += int(fields["Threads"])
+            except (OSError, KeyError, ValueError):
+                continue
+    return count
+
+
 def apply(sandbox: dict) -> None:
     mib = 1024 * 1024
+    if sandbox.get("cgroups"):
+        join_cgroups(sandbox["cgroups"])
     # CUDA reserves huge address ranges, so with CUDA only the data segment is
-    # limited; on CPU the whole address space is.
-    memory_limit = "RLIMIT_DATA" if sandbox.get("cuda") else "RLIMIT_AS"
-    set_limit(memory_limit, sandbox["memory_mb"] * mib)
+    # limited, and not even that where a memory cgroup counts real memory. On
+    # CPU the address space stays limited even with a cgroup: a student's one
+    # huge allocation then fails with a MemoryError in its cell instead of an
+    # OOM kill of the kernel; the cgroup bounds what rlimits cannot (several
+    # processes, files in the private /tmp).
+    if not sandbox.get("cuda"):
+        set_limit("RLIMIT_AS", sandbox["memory_mb"] * mib)
+    elif sandbox.get("memory") != "cgroup":
+        set_limit("RLIMIT_DATA", sandbox["memory_mb"] * mib)
+    if sandbox.get("memory") != "cgroup" and os.getuid() != 0 and sandbox.get("max_processes"):
+        # no pids cgroup: RLIMIT_NPROC counts all of this user's threads, so allow
+        # what the user already runs plus the kernel's share (it never binds root)
+        set_limit("RLIMIT_NPROC", tasks_of_user(os.getuid()) + sandbox["max_processes"])
     # RLIMIT_CPU counts the kernel's whole life: SIGXCPU at soft, SIGKILL at hard.
     set_limit("RLIMIT_CPU", sandbox["cpu_seconds"], sandbox["cpu_seconds"] + 5)
     set_limit("RLIMIT_FSIZE", sandbox["file_size_mb"] * mib)
@@ -126,11 +166,31 @@ def run_init(argv: list[str]) -> int:
             return os.waitstatus_to_exitcode(status) & 0xFF
 
 
+def enter_bwrap(sandbox: dict, argv: list) -> None:
+    """Outside bubblewrap: join the cgroups, then become bwrap running this script again."""
+    spec = sandbox.pop("bwrap")
+    join_cgroups(sandbox.pop("cgroups", None) or [])
+    die_with_parent()
+    os.environ.pop("JPY_PARENT_PID", None)   # with a PID namespace the kernel would think it orphaned
+    os.environ["GRADER_SANDBOX"] = json.dumps(sandbox)   # what the inside needs, no bwrap options
+    read, write = os.pipe()
+    data = b"".join(arg.encode() + b"\0" for arg in spec["options"])
+    if len(data) > 60000:       # a pipe holds 64 KiB; more would block us before bwrap reads it
+        sys.stderr.write("grader sandbox: too many bwrap options\n")
+        sys.exit(96)
+    os.write(write, data)
+    os.close(write)
+    os.set_inheritable(read, True)
+    os.execv(spec["exe"], [spec["exe"], "--args", str(read), sys.executable, os.path.abspath(__file__), *argv])
+
+
 def main() -> None:
     if sys.argv[1:] == ["--probe"]:
         print(json.dumps({"network": isolate_network()}))
         return
     sandbox = json.loads(os.environ.pop("GRADER_SANDBOX"))
+    if "bwrap" in sandbox:
+        enter_bwrap(sandbox, sys.argv[1:])
     apply(sandbox)
     sys.exit(run_init(sys.argv[1:]))
 

@@ -25,11 +25,24 @@ Grader side, in this module:
   sockets every 5 ms instead of 100 ms (the client connects before the forked
   kernel has bound its sockets).
 
-The sandbox is the same as a fresh kernel's: the limits arrive in the
+The limits are the same as a fresh kernel's: they arrive in the
 `GRADER_SANDBOX` entry of the kernel's environment (as `launcher.py` reads
 them) and the forked process applies them with `launcher.apply`. See
 `zygote.py` for the process layout that keeps every process a kernel starts
 killable.
+
+At the ``bwrap`` sandbox level the zygote itself runs in bubblewrap
+(`ZygoteSandbox`, `bwrap.zygote_options`), so every kernel it forks inherits
+the fresh kernel's view: read-only system, no repository, rubrics, solutions
+or output folder, no network, /tmp of its own (shared by the zygote's kernels,
+not with the host). The zygote's folder and every warm kernel's workdir and
+runtime folder live in one private folder of the grader process
+(`kernels_dir`), bound read-write; each kernel becomes a uid of its own and
+takes its folders, so kernels cannot read or signal one another. What differs
+from a fresh kernel's sandbox: no PID namespace (a kernel sees every process
+of the machine in /proc, e.g. the grader's command line, but cannot signal or
+read any of them), and one network namespace and one /tmp for all kernels of
+the zygote (a loopback but no way out).
 
 What a forked kernel inherits from the zygote and a fresh one would read
 from its own environment: variables read once at import (`zygote_env`),
@@ -54,6 +67,7 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -65,7 +79,10 @@ from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Any as AnyTrait
 from traitlets import Bool, DottedObjectName, Type, Unicode
 
+from grader.sandbox import bwrap, levels
+
 ZYGOTE_SCRIPT = Path(__file__).with_name("zygote.py")
+LAUNCHER_SCRIPT = Path(__file__).with_name("launcher.py")      # the zygote loads it by path
 RECONNECT_IVL_MS = 5
 
 
@@ -88,6 +105,55 @@ def zygote_env(threads: int) -> dict[str, str]:
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         "PYTHONDONTWRITEBYTECODE": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
     }
+
+
+_kernels_dir: Path | None = None
+_kernels_dir_lock = threading.Lock()
+
+
+def _short_temp_root() -> str:
+    """The temp root for kernel folders: a kernel's ipc sockets lie about 50 characters
+    below it, and a unix socket path may not exceed 107 bytes ("File name too long":
+    the kernel never starts). A long TMPDIR (pytest's, a CI runner's) gives way to /tmp."""
+    root = tempfile.gettempdir()
+    if len(root) > 48 and os.access("/tmp", os.W_OK | os.X_OK):
+        return "/tmp"
+    return root
+
+
+def kernels_dir() -> Path:
+    """This grader process's folder of warm kernels (made on first use, removed at exit):
+    the zygote's own folder and each warm kernel's workdir and runtime folder go
+    here, the one folder a sandboxed zygote sees read-write. Mode 0711: a kernel can
+    reach its own folder by its path but not list the others."""
+    global _kernels_dir
+    with _kernels_dir_lock:
+        if _kernels_dir is None or not _kernels_dir.is_dir():
+            _kernels_dir = Path(tempfile.mkdtemp(prefix="grader-warm-", dir=_short_temp_root()))
+            _kernels_dir.chmod(0o711)
+        return _kernels_dir
+
+
+@dataclass(frozen=True)
+class ZygoteSandbox:
+    """How a zygote in bubblewrap is sandboxed; fixed for its life, so one zygote serves
+    the kernels that ask for the same (a key of `shared_zygote`)."""
+
+    network: bool = False                 # the network is reachable (execution.network: allow)
+    hide: tuple[str, ...] = ()            # folders to cover where they lie inside a bound root
+    tmp_mb: int = 256                     # size of the /tmp the zygote's kernels share
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> ZygoteSandbox:
+        """From the "bwrap" entry `SandboxedKernel` puts in a kernel's sandbox. Hidden folders
+        outside every bound root are not there anyway; only the others change the zygote."""
+        hide = tuple(sorted(p for p in spec.get("hide", ()) if bwrap.covers((Path(p),))))
+        return cls(network=bool(spec.get("network")), hide=hide, tmp_mb=int(spec.get("tmp_mb", 256)))
+
+    def options(self, base: Path) -> list[str]:
+        return bwrap.zygote_options(base=base, scripts=(ZYGOTE_SCRIPT, LAUNCHER_SCRIPT),
+                                    hide=tuple(Path(p) for p in self.hide), network=self.network,
+                                    tmp_mb=self.tmp_mb)
 
 
 # -- one kernel, seen from the grader --------------------------------------------------
@@ -204,10 +270,14 @@ class Zygote:
     """The warm parent process: started once, asked for one kernel per submission."""
 
     def __init__(self, *, threads: int = 1, start_timeout: float = 120.0,
-                 python: str = sys.executable, preload: tuple[str, ...] = (), layout: str = "direct"):
+                 python: str = sys.executable, preload: tuple[str, ...] = (), layout: str = "direct",
+                 sandbox: ZygoteSandbox | None = None):
+        """`sandbox`: run the zygote in bubblewrap (its kernels then reach the ``bwrap``
+        level, each as a uid of its own; `bwrap.probe_zygote` says whether that runs here)."""
         if layout not in ("direct", "init"):
             raise ValueError(f"layout must be 'direct' or 'init', not {layout!r}")
         self.layout = layout
+        self.sandbox = sandbox
         self.threads = threads
         self.start_timeout = start_timeout
         self.python = python
@@ -240,8 +310,12 @@ class Zygote:
             self._stop_locked()
             if not sys.platform.startswith("linux") or not hasattr(socket, "send_fds"):
                 raise WarmUnavailable(f"warm kernels need Linux and Python >= 3.9 (this is {sys.platform})")
+            if self.sandbox is not None and not (ok := bwrap.probe_zygote())[0]:
+                raise WarmUnavailable(f"the zygote cannot run in bubblewrap here: {ok[1]}")
             started = time.perf_counter()
-            self._dir = Path(tempfile.mkdtemp(prefix="grader-zygote-"))    # 0700
+            # 0700; inside the folder a sandboxed zygote sees, the only one it can write
+            self._dir = Path(tempfile.mkdtemp(prefix="grader-zygote-",
+                                              dir=kernels_dir() if self.sandbox else None))
             for sub in ("home", "mpl", "ipython", "tmp"):
                 (self._dir / sub).mkdir()
             env = zygote_env(self.threads) | {
@@ -251,17 +325,22 @@ class Zygote:
                    "--parent", str(os.getpid())]
             for name in self.preload:
                 cmd += ["--preload", name]
+            if self.sandbox is not None:
+                cmd.append("--uid-per-kernel")
             log = open(self._dir / "zygote.log", "ab")
+            cmd, pass_fds = self._in_bwrap(cmd)
             try:
                 # Its own session: a Ctrl-C in the terminal is the grader's to handle.
                 self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                               stderr=log, env=env, cwd=self._dir, close_fds=True,
-                                              start_new_session=True)
+                                              start_new_session=True, pass_fds=pass_fds)
             except OSError as exc:
                 self._stop_locked()
                 raise WarmUnavailable(f"cannot start the zygote: {exc}") from None
             finally:
                 log.close()
+                for fd in pass_fds:
+                    os.close(fd)
             line = self._read_ready_line()
             try:
                 info = json.loads(line) if line else {}
@@ -278,6 +357,19 @@ class Zygote:
             assert self._proc.stdout is not None
             self._proc.stdout.close()           # the zygote wrote its last line
             return self
+
+    def _in_bwrap(self, cmd: list[str]) -> tuple[list[str], tuple[int, ...]]:
+        """The command that runs `cmd` in bubblewrap, and the descriptor it reads its options
+        from (a pipe, not its command line: every process on the machine can read that)."""
+        if self.sandbox is None:
+            return cmd, ()
+        data = b"".join(a.encode() + b"\0" for a in self.sandbox.options(kernels_dir()))
+        if len(data) > 60000:        # what a pipe holds before the write would block
+            raise WarmUnavailable("too many bwrap options for the zygote")
+        read, write = os.pipe()
+        os.write(write, data)
+        os.close(write)
+        return [bwrap.executable() or "bwrap", "--args", str(read), *cmd], (read,)
 
     def _read_ready_line(self) -> bytes:
         assert self._proc is not None and self._proc.stdout is not None
@@ -339,14 +431,23 @@ class Zygote:
 
     async def launch(self, args: list[str], *, env: dict[str, str], sandbox: dict | None = None,
                      cwd: str | None = None, stdin: Any = subprocess.DEVNULL, stdout: Any = None,
-                     stderr: Any = None) -> WarmProcess:
-        """Fork a kernel: `args` are IPKernelApp's (`-f CONNECTION_FILE ...`)."""
+                     stderr: Any = None, own: str | None = None) -> WarmProcess:
+        """Fork a kernel: `args` are IPKernelApp's (`-f CONNECTION_FILE ...`).
+
+        For a sandboxed zygote, `own` is the kernel's folder (its workdir and runtime
+        folder, inside `kernels_dir()`), which the kernel's uid takes; the kernel joins
+        the cgroups in `sandbox["cgroups"]` through descriptors opened here."""
         await self.ensure_started()
         loop = asyncio.get_running_loop()
-        request = {"op": "launch", "args": list(args), "env": dict(env), "sandbox": sandbox,
-                   "cwd": str(cwd) if cwd else None, "layout": self.layout}
-        payload = (json.dumps(request) + "\n").encode()
         fds = [_as_fd(stdin, 0), _as_fd(stdout, 1), _as_fd(stderr, 2)]
+        if self.sandbox is not None and sandbox and sandbox.get("cgroups"):
+            sandbox = dict(sandbox)
+            for folder in sandbox.pop("cgroups"):
+                fds.append((os.open(os.path.join(folder, "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC), True))
+        request = {"op": "launch", "args": list(args), "env": dict(env), "sandbox": sandbox,
+                   "cwd": str(cwd) if cwd else None, "layout": self.layout,
+                   "own": [str(own)] if own else []}
+        payload = (json.dumps(request) + "\n").encode()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             sock.setblocking(False)
@@ -375,47 +476,61 @@ class Zygote:
         return WarmProcess(sock, int(reply["pid"]), rest)
 
 
-_shared: dict[int, Zygote] = {}
-_failed: dict[int, WarmUnavailable] = {}
+_ZygoteKey = tuple[int, "ZygoteSandbox | None"]
+_shared: dict[_ZygoteKey, Zygote] = {}
+_failed: dict[_ZygoteKey, WarmUnavailable] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_zygote(threads: int = 1) -> Zygote:
-    """This process's zygote for `threads` torch threads, started on first use (blocking).
+def shared_zygote(threads: int = 1, sandbox: ZygoteSandbox | None = None) -> Zygote:
+    """This process's zygote for `threads` torch threads (in bubblewrap as `sandbox` says,
+    or not at all), started on first use (blocking).
 
     Raises `WarmUnavailable` (the reason in the message) where it cannot run,
     and from then on at once, without trying again; the caller then uses fresh
     kernels. A zygote that died is restarted.
     """
+    key = (threads, sandbox)
     with _shared_lock:
-        if threads in _failed:
-            raise _failed[threads]
-        zygote = _shared.get(threads)
+        if key in _failed:
+            raise _failed[key]
+        zygote = _shared.get(key)
         if zygote is None:
-            zygote = _shared[threads] = Zygote(threads=threads)
+            zygote = _shared[key] = Zygote(threads=threads, sandbox=sandbox)
     try:
         return zygote.start()
     except WarmUnavailable as exc:
         with _shared_lock:
-            _failed[threads] = exc
+            _failed[key] = exc
         raise
 
 
-def prestart(threads: int = 1) -> None:
+def sandbox_for(execution: Any) -> ZygoteSandbox | None:
+    """The zygote sandbox the kernels of `execution` (a config's Execution) get at the
+    ``bwrap`` level, or None where that level does not run warm here."""
+    try:
+        if levels.resolve(execution.sandbox, warm=True) != "bwrap":
+            return None
+    except levels.LevelUnavailable:
+        return None
+    return ZygoteSandbox(network=execution.network == "allow", tmp_mb=4 * execution.file_size_mb)
+
+
+def prestart(threads: int = 1, sandbox: ZygoteSandbox | None = None) -> None:
     """Start the shared zygote in the background (it takes seconds), so that the
     first warm kernel need not wait for it; a failure shows at the first launch."""
     def start() -> None:
         try:
-            shared_zygote(threads)
+            shared_zygote(threads, sandbox)
         except WarmUnavailable:
             pass
     threading.Thread(target=start, name="grader-zygote-start", daemon=True).start()
 
 
-def warm_available(threads: int = 1) -> tuple[bool, str]:
+def warm_available(threads: int = 1, sandbox: ZygoteSandbox | None = None) -> tuple[bool, str]:
     """(True, "") if warm kernels can run here, else (False, why). Starts the zygote."""
     try:
-        shared_zygote(threads)
+        shared_zygote(threads, sandbox)
     except WarmUnavailable as exc:
         return False, str(exc)
     return True, ""
@@ -423,11 +538,16 @@ def warm_available(threads: int = 1) -> tuple[bool, str]:
 
 @atexit.register
 def stop_shared_zygotes() -> None:
+    global _kernels_dir
     with _shared_lock:
         zygotes = list(_shared.values())
         _shared.clear()
     for zygote in zygotes:
         zygote.stop()
+    with _kernels_dir_lock:
+        if _kernels_dir is not None:
+            shutil.rmtree(_kernels_dir, ignore_errors=True)
+            _kernels_dir = None
 
 
 # -- jupyter_client plumbing -----------------------------------------------------------
@@ -462,6 +582,7 @@ class WarmProvisioner(LocalProvisioner):
     zygote = AnyTrait(allow_none=True)
     fallback = Bool(True)
     mode = Unicode("")          # "warm" or "fresh", once launched
+    in_bwrap = Bool(False)      # the kernel got the bwrap sandbox (a fresh one, or a sandboxed zygote's)
 
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
         # Never hand the grader's own environment to a kernel by default.
@@ -471,27 +592,61 @@ class WarmProvisioner(LocalProvisioner):
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
         env = dict(kwargs.get("env") or {})
         sandbox = json.loads(env.pop("GRADER_SANDBOX")) if "GRADER_SANDBOX" in env else None
+        spec = sandbox.pop("bwrap") if sandbox and "bwrap" in sandbox else None
         env.pop("JPY_PARENT_PID", None)     # the kernel's parent is its init, not the grader
         cwd = kwargs.get("cwd")
+        own = self._own_folder(cwd)
         try:
             zygote = self.zygote
             if zygote is None:
                 threads = int(env.get("OMP_NUM_THREADS") or 1)
-                zygote = await asyncio.to_thread(shared_zygote, threads)
+                view = ZygoteSandbox.from_spec(spec) if spec and own and levels.warm_bwrap_status()[0] else None
+                zygote = await asyncio.to_thread(shared_zygote, threads, view)
+            if zygote.sandbox is not None:
+                if own is None:
+                    raise WarmUnavailable(f"the kernel's folders are not inside {kernels_dir()}, "
+                                          "the only folder the sandboxed zygote sees")
+                if sandbox and sandbox.get("network") == "isolate" and zygote.sandbox.network:
+                    raise WarmUnavailable("the kernel must be offline; this zygote is not")
+                if sandbox:     # the zygote's network namespace is the kernel's (it has no caps for its own)
+                    sandbox["network"] = "allow"
+            elif spec is not None:
+                # A zygote outside bubblewrap cannot put one kernel into it: the kernel gets the
+                # level below (its own network namespace where possible), and the client
+                # reports that level. A fresh fallback below still runs bwrap.
+                sandbox = dict(sandbox or {}, network=spec["network_without"])
             self.process = await zygote.launch(kernel_args(cmd), env=env, sandbox=sandbox,
-                                               cwd=str(cwd) if cwd else None,
+                                               cwd=str(cwd) if cwd else None, own=own,
                                                stdin=kwargs.get("stdin", subprocess.DEVNULL),
                                                stdout=kwargs.get("stdout"), stderr=kwargs.get("stderr"))
         except WarmUnavailable as exc:
             if not self.fallback:
                 raise
             self.log.warning("warm kernels unavailable, starting a fresh one: %s", exc)
-            self.mode = "fresh"
+            self.mode, self.in_bwrap = "fresh", spec is not None
+            if spec is not None:     # a signal would kill bwrap, and the kernel with it
+                self.kernel_spec.interrupt_mode = "message"
             return await super().launch_kernel(cmd, **kwargs)
-        self.mode = "warm"
+        self.mode, self.in_bwrap = "warm", zygote.sandbox is not None
+        # The kernel's process group is the kernel's (bwrap, if any, is above the zygote):
+        # interrupt with a signal, which also stops code that never returns to the loop.
+        self.kernel_spec.interrupt_mode = "signal"
         self.pid = self.pgid = self.process.pid     # the init: session and group leader
         self.cwd = cwd or os.getcwd()
         return self.connection_info
+
+    def _own_folder(self, cwd: Any) -> str | None:
+        """The kernel's own folder (holding its workdir and runtime folder) where that lies
+        inside `kernels_dir()`, the folder a sandboxed zygote sees; else None."""
+        files = [Path(cwd)] if cwd else []
+        connection_file = getattr(self.parent, "connection_file", "")
+        if connection_file:
+            files.append(Path(connection_file).parent)
+        if not files:
+            return None
+        own = Path(os.path.commonpath([os.path.realpath(f) for f in files]))
+        base = Path(os.path.realpath(kernels_dir()))
+        return str(own) if base in own.parents else None
 
     @property
     def _warm(self) -> bool:

@@ -4,7 +4,7 @@ Run as its own process by `grader.sandbox.warm` (stdlib only at module level;
 it imports nothing of the grader and is run as a script, with a clean
 environment):
 
-    python zygote.py --socket DIR/zygote.sock --parent GRADER_PID
+    python zygote.py --socket DIR/zygote.sock --parent GRADER_PID [--uid-per-kernel]
 
 It imports torch, numpy, ipykernel, IPython and matplotlib (inline backend)
 and then *computes nothing*: a child forked after torch has run any OpenMP
@@ -20,8 +20,10 @@ connect (checked with SO_PEERCRED: a kernel, root or not, cannot ask its
 parent for an unsandboxed sibling):
 
     grader -> {"op": "launch", "args": [...], "env": {...}, "sandbox": {...} | null,
-               "cwd": "..." | null, "layout": "direct" | "init"}
-              + 3 file descriptors (stdin, stdout, stderr)
+               "cwd": "..." | null, "layout": "direct" | "init", "own": [...]}
+              + 3 file descriptors (stdin, stdout, stderr), then one opened
+                `cgroup.procs` per kernel cgroup (the kernel joins them through
+                these: the zygote's sandbox need not see /sys/fs/cgroup)
     zygote -> {"pid": PID}              (or {"error": "..."}); PID leads the kernel's
                                         session and process group
     grader -> {"op": "signal", "signum": N} | {"op": "kill"}     (any number)
@@ -37,7 +39,13 @@ closes a kernel's connection, that kernel is killed.
 Per request the forked child applies the sandbox exactly as `launcher.py`
 does (`launcher.apply`: rlimits, a new network namespace as root when asked,
 PDEATHSIG, chdir; plus setsid, a clean environment, reset signal handlers and
-mask, fresh RNG seeds) and makes itself a *child subreaper*. Then, with
+mask, fresh RNG seeds) and makes itself a *child subreaper*. With
+--uid-per-kernel (the zygote runs in bubblewrap, see
+`grader.sandbox.bwrap.zygote_options`) it then becomes a user of its own, uid
+UID_BASE + its pid: it takes the folders named in "own" (its workdir and
+runtime folder), drops every capability by the uid change and sets
+no_new_privs. Kernels of one zygote then cannot signal, trace
+or read each other, the zygote or the grader, nor each other's folders. Then, with
 layout "direct" (the default), it becomes the kernel itself:
 
     zygote (subreaper) ── kernel (subreaper: IPKernelApp in-process, no exec)
@@ -110,6 +118,10 @@ PRELOAD = (
 )
 
 SO_PEERCRED = getattr(socket, "SO_PEERCRED", 17)
+MAX_FDS = 8                     # stdin, stdout, stderr and the kernel's cgroup.procs files
+PR_SET_DUMPABLE = 4
+PR_SET_NO_NEW_PRIVS = 38
+UID_BASE = 2_000_000_000        # as grader.sandbox.bwrap.UID_BASE (nothing of the grader is imported)
 
 
 def log(*parts) -> None:
@@ -275,7 +287,39 @@ def _become_kernel(args: list, threads, parent: int) -> None:
             os._exit(code)
 
 
-def _run_child(req: dict, fds: list, keep: set, zygote: int) -> None:
+def _join_cgroups(fds: list) -> None:
+    """Write our pid into each `cgroup.procs` the grader opened for this kernel."""
+    for fd in fds:
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+
+
+def _become_user(own: list, sandbox: dict) -> None:
+    """Become uid UID_BASE + our pid (unique while we live), owner of the folders in `own`.
+
+    Changing from uid 0 clears every capability; no_new_privs keeps setuid
+    binaries from giving any back. The change also clears PDEATHSIG and the
+    dumpable flag: re-arm the one, restore the other (a non-dumpable process
+    cannot read its own /proc/self/fd)."""
+    uid = UID_BASE + os.getpid()
+    for top in own:
+        # bottom up: without CAP_DAC_OVERRIDE we can no longer list a folder once it is not ours
+        for folder, dirs, files in os.walk(top, topdown=False):
+            for name in dirs + files:
+                os.chown(os.path.join(folder, name), uid, uid, follow_symlinks=False)
+        os.chown(top, uid, uid, follow_symlinks=False)
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    libc = launcher._libc()
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+    if sandbox.get("memory") != "cgroup" and sandbox.get("max_processes"):
+        launcher.set_limit("RLIMIT_NPROC", sandbox["max_processes"])   # a new uid: counts this kernel only
+    launcher.die_with_parent()
+
+
+def _run_child(req: dict, fds: list, keep: set, zygote: int, uid_per_kernel: bool) -> None:
     """Runs in the process forked for a request; never returns.
 
     Applies the sandbox as `launcher.py` does, makes itself a child subreaper,
@@ -287,6 +331,7 @@ def _run_child(req: dict, fds: list, keep: set, zygote: int) -> None:
         signal.set_wakeup_fd(-1)
         for target, fd in enumerate(fds[:3]):
             os.dup2(fd, target)
+        _join_cgroups(fds[3:])                         # before anything else runs
         _close_inherited(keep)
         os.setsid()                                    # the group interrupt reaches only this kernel
         _reset_signals()
@@ -302,6 +347,8 @@ def _run_child(req: dict, fds: list, keep: set, zygote: int) -> None:
                 os._exit(exc.code if isinstance(exc.code, int) else 97)
         else:
             launcher.die_with_parent()
+        if uid_per_kernel:
+            _become_user(list(req.get("own") or []), sandbox or {})
         if os.getppid() != zygote:          # it died before PDEATHSIG was armed
             os._exit(99)
         launcher._libc().prctl(launcher.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
@@ -341,7 +388,8 @@ def _run_child(req: dict, fds: list, keep: set, zygote: int) -> None:
 # -- the zygote --------------------------------------------------------------------
 
 class Zygote:
-    def __init__(self, listen: socket.socket, parent: int, keep: set):
+    def __init__(self, listen: socket.socket, parent: int, keep: set, uid_per_kernel: bool = False):
+        self.uid_per_kernel = uid_per_kernel
         self.listen = listen
         self.parent = parent
         self.keep = keep
@@ -491,7 +539,7 @@ class Zygote:
                 conn.close()
                 return
             conn.settimeout(5)
-            data, fds, _flags, _addr = socket.recv_fds(conn, 1 << 20, 3)
+            data, fds, _flags, _addr = socket.recv_fds(conn, 1 << 20, MAX_FDS)
             while not data.endswith(b"\n"):
                 more = conn.recv(1 << 20)
                 if not more:
@@ -520,7 +568,7 @@ class Zygote:
                 pass
 
     def launch(self, conn: socket.socket, req: dict, fds: list) -> None:
-        if len(fds) != 3:
+        if len(fds) < 3:
             _send(conn, {"error": "a launch needs 3 descriptors (stdin, stdout, stderr)"})
             conn.close()
             return
@@ -534,11 +582,20 @@ class Zygote:
             conn.close()
             return
         if pid == 0:
-            _run_child(req, fds, self.keep, me)
+            _run_child(req, fds, self.keep, me, self.uid_per_kernel)
         conn.setblocking(False)
         self.kernels[pid] = conn
         self.by_fd[conn.fileno()] = pid
         _send(conn, {"pid": pid})
+
+
+def _parent_of(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return 0
+    return int(stat[stat.rfind(")") + 2:].split()[1])
 
 
 def _preload() -> dict:
@@ -570,6 +627,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--socket", required=True)
     parser.add_argument("--parent", type=int, required=True)
+    parser.add_argument("--uid-per-kernel", action="store_true",
+                        help="every kernel becomes a uid of its own (a zygote in bubblewrap)")
     parser.add_argument("--preload", action="append", default=[],
                         help="extra modules to import (a missing one is an error)")
     opts = parser.parse_args()
@@ -577,7 +636,7 @@ def main() -> None:
     try:
         if not sys.platform.startswith("linux"):
             raise RuntimeError(f"needs Linux (fork, prctl, SO_PEERCRED); this is {sys.platform}")
-        if os.getppid() != opts.parent:
+        if opts.parent not in (os.getppid(), _parent_of(os.getppid())):    # bwrap may sit between
             raise RuntimeError("started by another process than --parent")
         signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is the grader's to handle
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
@@ -597,7 +656,7 @@ def main() -> None:
         os.chmod(opts.socket, 0o600)
         listen.listen(64)
         keep = {int(fd) for fd in os.listdir("/proc/self/fd")} - {listen.fileno()}
-        zygote = Zygote(listen, opts.parent, keep)
+        zygote = Zygote(listen, opts.parent, keep, opts.uid_per_kernel)
         keep.discard(zygote.wake_r)
         keep.discard(zygote.wake_w)
         # The ready line is the last thing on stdout; later prints would be lost anyway.

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import nbformat
@@ -27,6 +28,7 @@ class Submission:
     path: Path
     sha256: str
     explicit: bool = True      # named on the command line (errors are fatal) or found in a folder
+    student: str | None = None  # the LMS's id of the student(s), when an export says (grader.submissions.ids)
 
 
 def sha256_of(path: Path) -> str:
@@ -60,17 +62,29 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     except json.JSONDecodeError as exc:
         raise InputError(path, f"not a notebook: invalid JSON at line {exc.lineno} column {exc.colno} "
                                f"({exc.msg})") from None
+    except ValueError as exc:   # json's int() refuses numbers of over 4300 digits (a DoS guard)
+        raise InputError(path, f"not a notebook: {exc}") from None
+    except RecursionError:      # json's decoder recurses once per nested [ or {
+        raise InputError(path, "not a notebook: JSON nested too deeply") from None
     if not isinstance(data, dict) or "cells" not in data:
         raise InputError(path, "not a notebook: JSON without a 'cells' list")
     try:
-        nb = nbformat.reads(raw, as_version=4)
-        nbformat.validate(nb)
+        with warnings.catch_warnings():   # cell ids missing or repeated: unused here, and a warning
+            warnings.simplefilter("ignore", nbformat.warnings.MissingIDFieldWarning)   # would add lines
+            warnings.simplefilter("ignore", nbformat.warnings.DuplicateCellId)       # to a one-line error
+            nb = nbformat.reads(raw, as_version=4)
+            nbformat.validate(nb)
     except Exception as exc:  # noqa: BLE001 - nbformat raises many types; all mean "bad notebook"
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(path, f"not a valid notebook: {msg}") from None
     for index, cell in enumerate(nb.cells):
         if not isinstance(cell.get("source"), str):
             raise InputError(path, "cell source is not text", key=f"cell {index + 1}")
+        try:   # JSON may escape a lone surrogate (\ud800): the kernel message cannot carry it
+            cell.source.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InputError(path, f"cell source is not valid Unicode ({exc.reason})",
+                             key=f"cell {index + 1}") from None
     return nb
 
 
@@ -95,9 +109,14 @@ def discover(paths: list[Path]) -> list[Submission]:
         else:
             read_notebook(path)   # explicit files must be valid: fail fast, exit 2
             found.append(Submission(_id_for(path, None), path, sha256_of(path)))
+    return unique_ids(found)
+
+
+def unique_ids(found: list[Submission]) -> list[Submission]:
+    """Two submissions with the same id get -2, -3 ... in order."""
     ids: dict[str, int] = {}
     unique = []
-    for sub in found:   # two files with the same id get -2, -3 ... in order
+    for sub in found:
         n = ids[sub.id] = ids.get(sub.id, 0) + 1
-        unique.append(sub if n == 1 else Submission(f"{sub.id}-{n}", sub.path, sub.sha256, sub.explicit))
+        unique.append(sub if n == 1 else replace(sub, id=f"{sub.id}-{n}"))
     return unique

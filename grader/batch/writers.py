@@ -1,27 +1,21 @@
-"""Grade many submissions at once: a pool of kernels, results written as they finish.
+"""Report writers, one per format: per submission (the moment its result is
+ready) and per batch (once every submission has one).
 
-Concurrency is asyncio: each submission's kernel is its own process, the
-grader process only waits on sockets and computes tiny references, so one
-event loop drives `workers` kernels at a time. Each result is written
-atomically the moment it is ready, so an interrupted batch loses nothing
-already graded.
+The JSON result is written last, after the submission's other files: its
+presence is what tells a resumed batch "this one is done", so a batch
+killed between two writes never leaves a result without its feedback.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import traceback
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.config import Config
-from grader.pipeline import grade_notebook, not_run, submission_result
 from grader.reports import gradebook, gradescope
 from grader.reports.result import SubmissionResult, write_atomic
 from grader.rubric.model import Rubric
-from grader.submissions import Submission
 
 
 def result_path(out: Path, sub_id: str) -> Path:
@@ -33,6 +27,7 @@ class ReportOptions:
     """Settings of the report writers that are not formats."""
 
     hidden_visibility: gradescope.Visibility = "after_published"   # Gradescope tests of hidden cases
+    notes: tuple[str, ...] = ()     # lines for the batch summary: skipped files, duplicates, re-grades
 
 
 Writer = t.Callable[[Path, SubmissionResult, t.Optional[Rubric], ReportOptions], None]
@@ -50,22 +45,28 @@ def _write_json(out: Path, result: SubmissionResult, rubric: Rubric | None, opts
 def _write_markdown(out: Path, result: SubmissionResult, rubric: Rubric | None, opts: ReportOptions) -> None:
     from grader.reports import markdown
     from grader.reports.plots import write_plots      # matplotlib: imported only when needed
-    folder = out / "feedback"
-    plots = write_plots(result.questions, folder, result.submission)
-    write_atomic(folder / f"{result.submission}.md", markdown.render(result, plots))
+    path = OUTPUT_OF["markdown"](out, result.submission)
+    plots = write_plots(result.questions, path.parent, result.submission)
+    write_atomic(path, markdown.render(result, plots))
 
 
 def _write_html(out: Path, result: SubmissionResult, rubric: Rubric | None, opts: ReportOptions) -> None:
     from grader.reports import html
-    write_atomic(out / "feedback" / f"{result.submission}.html", html.render(result, html.plot_pngs(result)))
+    write_atomic(OUTPUT_OF["html"](out, result.submission), html.render(result, html.plot_pngs(result)))
 
 
 def _write_gradescope(out: Path, result: SubmissionResult, rubric: Rubric | None, opts: ReportOptions) -> None:
-    write_atomic(out / "gradescope" / f"{result.submission}.json", _gradescope_json(result, rubric, opts))
+    write_atomic(OUTPUT_OF["gradescope"](out, result.submission), _gradescope_json(result, rubric, opts))
 
 
 def _write_gradebook(out: Path, results: list[SubmissionResult], rubric: Rubric, opts: ReportOptions) -> None:
     write_atomic(out / "gradebook.csv", gradebook.render(rubric, results))
+
+
+def _write_summary(out: Path, results: list[SubmissionResult], rubric: Rubric, opts: ReportOptions) -> None:
+    from grader.batch import log
+    from grader.reports.summary import write_summary   # matplotlib and jinja2: only when asked for
+    write_summary(out, results, rubric, seconds=log.latest_seconds(log.read(out)), notes=opts.notes)
 
 
 def _write_junit(out: Path, results: list[SubmissionResult], rubric: Rubric, opts: ReportOptions) -> None:
@@ -82,57 +83,38 @@ def _write_gradescope_single(out: Path, results: list[SubmissionResult], rubric:
 #: format -> writer of one submission's files, called the moment its result is ready
 PER_SUBMISSION: dict[str, Writer] = {
     "json": _write_json, "markdown": _write_markdown, "html": _write_html, "gradescope": _write_gradescope}
+#: format -> the file it writes for a submission (a resumed batch writes the missing ones)
+OUTPUT_OF: dict[str, t.Callable[[Path, str], Path]] = {
+    "json": result_path,
+    "markdown": lambda out, sub_id: out / "feedback" / f"{sub_id}.md",
+    "html": lambda out, sub_id: out / "feedback" / f"{sub_id}.html",
+    "gradescope": lambda out, sub_id: out / "gradescope" / f"{sub_id}.json"}
 #: format -> writer of the batch's files, called once every submission has its result
 PER_BATCH: dict[str, BatchWriter] = {
-    "csv": _write_gradebook, "junit": _write_junit, "gradescope": _write_gradescope_single}
+    "csv": _write_gradebook, "summary": _write_summary, "junit": _write_junit,
+    "gradescope": _write_gradescope_single}
 # "github" (job summary, annotations, step outputs) needs the exit policy: grader/cli/options.py writes it.
 
 
 def write_result(out: Path, result: SubmissionResult, formats: t.Iterable[str],
-                 rubric: Rubric | None = None, opts: ReportOptions = ReportOptions()) -> None:
-    """One submission's files: always results/ID.json, then each per-submission format asked for."""
-    wanted = set(formats) | {"json"}
+                 rubric: Rubric | None = None, opts: ReportOptions = ReportOptions(), *,
+                 only_missing: bool = False) -> None:
+    """One submission's files: each per-submission format asked for, then results/ID.json.
+    `only_missing`: a result reused by a resumed batch gets just the files it lacks
+    (a format asked for now and not then), and its JSON is left as it is."""
+    wanted = set(formats)
     for fmt, writer in PER_SUBMISSION.items():
-        if fmt in wanted:
-            writer(out, result, rubric, opts)
+        if fmt in wanted and fmt != "json":
+            if not (only_missing and OUTPUT_OF[fmt](out, result.submission).exists()):
+                writer(out, result, rubric, opts)
+    if not only_missing:
+        _write_json(out, result, rubric, opts)
 
 
 def write_batch(out: Path, results: list[SubmissionResult], formats: t.Iterable[str], rubric: Rubric,
                 opts: ReportOptions = ReportOptions()) -> None:
     wanted = set(formats)
+    results = sorted(results, key=lambda r: r.submission)   # the same files whatever order they finished in
     for fmt, writer in PER_BATCH.items():
         if fmt in wanted:
             writer(out, results, rubric, opts)
-
-
-async def _grade_safely(sub: Submission, rubric: Rubric, cfg: Config, public_only: bool,
-                        errors_log: Path) -> SubmissionResult:
-    try:
-        return await grade_notebook(sub, rubric, cfg, public_only=public_only)
-    except Exception:  # noqa: BLE001 - a grader bug costs this submission, not the batch
-        errors_log.parent.mkdir(parents=True, exist_ok=True)
-        with open(errors_log, "a", encoding="utf-8") as f:
-            f.write(f"--- {sub.id} ({sub.path})\n{traceback.format_exc()}\n")
-        return submission_result(sub, rubric, "error", public_only=public_only,
-                                 message=f"internal grader error (details in {errors_log.name})",
-                                 questions=[not_run(q, "internal grader error") for q in rubric.questions])
-
-
-async def grade_batch(subs: list[Submission], rubric: Rubric, cfg: Config, out: Path, *,
-                      workers: int, public_only: bool = False,
-                      on_done: t.Callable[[SubmissionResult], None] | None = None,
-                      report: ReportOptions = ReportOptions()) -> list[SubmissionResult]:
-    gate = asyncio.Semaphore(max(1, workers))
-    results: list[SubmissionResult] = []
-
-    async def one(sub: Submission) -> None:
-        async with gate:
-            result = await _grade_safely(sub, rubric, cfg, public_only, out / "errors.log")
-        write_result(out, result, cfg.formats, rubric, report)
-        results.append(result)
-        if on_done:
-            on_done(result)
-
-    await asyncio.gather(*(one(s) for s in subs))
-    write_batch(out, results, cfg.formats, rubric, report)
-    return sorted(results, key=lambda r: r.submission)

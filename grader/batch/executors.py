@@ -1,0 +1,92 @@
+"""Where a submission is graded: in this process's event loop, or on a Dask cluster.
+
+Both run the same per-submission work, `pipeline.grade_notebook`. Locally a
+semaphore keeps `workers` kernels running at once; each kernel is its own
+process, and this process only waits on sockets and computes small
+references. On Dask (`--executor dask --scheduler ADDRESS`) each submission
+is one task: the notebook's bytes travel with it (workers need not share a
+filesystem with us) and the result comes back as JSON text, which this
+process validates like any other untrusted input before writing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import tempfile
+import typing as t
+from pathlib import Path
+
+from grader.config import Config
+from grader.errors import InputError
+from grader.pipeline import grade_notebook
+from grader.reports.result import SubmissionResult
+from grader.rubric.model import Rubric
+from grader.submissions import Submission
+
+Grade = t.Callable[[Submission], t.Awaitable[SubmissionResult]]
+
+
+class LocalExecutor:
+    def __init__(self, rubric: Rubric, cfg: Config, *, workers: int, public_only: bool,
+                 hide: tuple[Path, ...] = ()):
+        self.rubric, self.cfg, self.public_only = rubric, cfg, public_only
+        self.hide = hide     # folders the kernels must not see (the batch's output)
+        self.gate = asyncio.Semaphore(max(1, workers))
+
+    async def __aenter__(self) -> "LocalExecutor":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        return None
+
+    async def grade(self, sub: Submission) -> SubmissionResult:
+        async with self.gate:
+            return await grade_notebook(sub, self.rubric, self.cfg, public_only=self.public_only,
+                                        hide=self.hide)
+
+
+def grade_on_worker(sub: Submission, notebook: bytes, rubric: Rubric, cfg: Config,
+                    public_only: bool, hide: tuple[Path, ...] = ()) -> tuple[str, float]:
+    """A Dask task: grade one notebook sent as bytes; return (result JSON, student seconds)."""
+    with tempfile.TemporaryDirectory(prefix="grader-task-") as tmp:
+        local = Path(tmp) / Path(sub.path).name
+        local.write_bytes(notebook)
+        moved = dataclasses.replace(sub, path=local)
+        result = asyncio.run(grade_notebook(moved, rubric, cfg, public_only=public_only, hide=hide))
+    # the result names the notebook as the instructor gave it, not the worker's copy
+    result = result.model_copy(update={"source": str(sub.path)})
+    return result.to_json(), result.student_seconds
+
+
+class DaskExecutor:
+    """Submissions as tasks of an existing Dask distributed scheduler."""
+
+    def __init__(self, rubric: Rubric, cfg: Config, *, scheduler: str, public_only: bool,
+                 hide: tuple[Path, ...] = ()):
+        self.rubric, self.cfg, self.public_only = rubric, cfg, public_only
+        self.scheduler, self.hide = scheduler, hide
+        self.client = None
+
+    async def __aenter__(self) -> "DaskExecutor":
+        try:
+            from distributed import Client   # optional dependency: imported only for this executor
+        except ImportError:
+            raise InputError("--executor", "dask needs the 'distributed' package "
+                             "(pip install 'autograd-grader[dask]')") from None
+        self.client = await Client(self.scheduler, asynchronous=True, timeout="30s")
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        if self.client is not None:
+            await self.client.close()
+
+    async def grade(self, sub: Submission) -> SubmissionResult:
+        assert self.client is not None
+        # pure=False: the same notebook graded twice is two tasks (the batch decides what to skip)
+        future = self.client.submit(grade_on_worker, sub, Path(sub.path).read_bytes(), self.rubric,
+                                    self.cfg, self.public_only, self.hide, pure=False)
+        text, student_seconds = await future
+        result = SubmissionResult.model_validate_json(text)
+        result.student_seconds = float(student_seconds)
+        return result

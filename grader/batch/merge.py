@@ -1,0 +1,67 @@
+"""Join the outputs of `grade --shard i/n` runs into one batch output.
+
+Each shard folder holds results/*.json (plus feedback and Gradescope files)
+for its slice. Merging copies those files into one folder, checks that every
+result was graded against the same rubric, and that no submission appears in
+two shards with different results; the batch reports are then written from
+the joined results exactly as an unsharded run writes them, so the gradebook
+is the same file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pydantic
+
+from grader.batch import log
+from grader.errors import InputError
+from grader.reports.result import SubmissionResult, write_atomic_bytes
+from grader.rubric.model import Rubric
+
+COPIED = ("results", "feedback", "gradescope")   # per-submission folders of a batch output
+
+
+def read_results(folder: Path) -> dict[str, tuple[SubmissionResult, bytes, Path]]:
+    found = {}
+    results = folder / "results"
+    if not results.is_dir():
+        raise InputError(folder, "not a batch output: no results/ folder")
+    for path in sorted(results.glob("*.json")):
+        raw = path.read_bytes()
+        try:
+            found[path.stem] = (SubmissionResult.model_validate_json(raw), raw, path)
+        except (pydantic.ValidationError, ValueError):
+            raise InputError(path, "not a grading result (corrupted or foreign JSON); regrade that shard") from None
+    return found
+
+
+def merge_results(shards: list[Path], rubric: Rubric) -> list[SubmissionResult]:
+    """Every result of every shard, checked for one rubric and no conflicting duplicates."""
+    fingerprint = rubric.fingerprint()
+    merged: dict[str, tuple[SubmissionResult, bytes, Path]] = {}
+    for folder in shards:
+        for sub_id, (result, raw, path) in read_results(folder).items():
+            if result.assignment != rubric.assignment or result.rubric_sha256 != fingerprint:
+                raise InputError(path, f"graded against another rubric than {rubric.assignment} as it is now")
+            if sub_id in merged and merged[sub_id][1] != raw:
+                raise InputError(path, f"'{sub_id}' is also in {merged[sub_id][2]} with another result")
+            merged[sub_id] = (result, raw, path)
+    if not merged:
+        raise InputError(shards[0], "no results to merge")
+    return [merged[k][0] for k in sorted(merged)]
+
+
+def copy_outputs(shards: list[Path], dest: Path) -> None:
+    """Per-submission files of every shard into dest (each atomically, names kept), and
+    the shards' batch logs and error logs joined (written whole, so merging twice is harmless)."""
+    for folder in shards:
+        for name in COPIED:
+            base = folder / name
+            for src in sorted(base.rglob("*")) if base.is_dir() else []:
+                if src.is_file() and not src.name.startswith("."):
+                    write_atomic_bytes(dest / name / src.relative_to(base), src.read_bytes())
+    for name in (log.log_path(Path()).name, "errors.log"):
+        parts = [(folder / name).read_bytes() for folder in shards if (folder / name).is_file()]
+        if parts:
+            write_atomic_bytes(dest / name, b"".join(parts))

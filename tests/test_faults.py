@@ -1,0 +1,111 @@
+"""Faults around a batch: a kernel that never becomes ready, a full output disk,
+a kernel killed from outside. Each: nothing half-written, a clear message, and
+a rerun of the same command finishes the batch. (kill -9 of the grader itself
+and a corrupted result file are in test_resume.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from grader.batch import grade_batch
+from grader.rubric import load_rubric
+from grader.sandbox import client as sandbox_client
+from grader.submissions import discover
+from helpers import RUBRIC, ROOT, config, grader_cli, notebook_with, SOLUTION, write
+
+SAMPLES = ROOT / "samples" / "matrix_calculus"
+
+
+def test_kernel_that_never_becomes_ready(tmp_path, monkeypatch):
+    subs_dir = tmp_path / "subs"
+    subs_dir.mkdir()
+    shutil.copy(SAMPLES / "student01_alice.ipynb", subs_dir)
+    subs = discover([subs_dir])
+    rubric, out = load_rubric(RUBRIC), tmp_path / "out"
+    cfg = config(startup_timeout=3, kernel="fresh")
+    real_spec = sandbox_client._SandboxSpecs.get_kernel_spec
+    sleeper = f"import time, pathlib; pathlib.Path({str(tmp_path / 'pid')!r}).write_text(str(__import__('os').getpid())); time.sleep(600)"
+
+    def never_ready(self, name):
+        spec = real_spec(self, name)
+        spec.argv = [sys.executable, "-c", sleeper]   # a process that never opens the kernel's sockets
+        return spec
+
+    monkeypatch.setattr(sandbox_client._SandboxSpecs, "get_kernel_spec", never_ready)
+    [stuck] = asyncio.run(grade_batch(subs, rubric, cfg, out, workers=1))
+    assert stuck.status == "error" and stuck.score == 0
+    assert stuck.message.startswith("the kernel did not start"), stuck.message
+    assert {q.status for q in stuck.questions} == {"not_run"}
+    pid = int((tmp_path / "pid").read_text())
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+    monkeypatch.setattr(sandbox_client._SandboxSpecs, "get_kernel_spec", real_spec)
+    [done] = asyncio.run(grade_batch(subs, rubric, config(), out, workers=1))
+    assert done.status == "graded" and done.score == done.max_score
+    saved = json.loads((out / "results" / "student01_alice.json").read_text())
+    assert saved["score"] == 12 and saved["status"] == "graded"
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 96 KiB tmpfs as the output folder (root only): room for a few results, not twelve."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({made.stderr.strip() or 'not root'})")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_full_output_disk_then_rerun(small_disk, warm_sample_batch):
+    out = small_disk / "out"
+    full = grader_cli("grade", "samples/matrix_calculus", "-a", "matrix_calculus", "--out", out, "--warm")
+    assert full.returncode == 4, full.stderr
+    [line] = full.stderr.strip().splitlines()
+    assert line.startswith("error: ") and "cannot write results: No space left on device" in line
+    assert "rerun the same command" in line
+    kept = sorted((out / "results").glob("*.json"))
+    assert 0 < len(kept) < 12
+    for path in kept:   # what was written is whole: every result file is the uninterrupted run's
+        assert path.read_bytes() == (warm_sample_batch / "results" / path.name).read_bytes()
+    assert not list(out.rglob(".*.tmp")), "a temporary file was left behind"
+
+    subprocess.run(["mount", "-o", "remount,size=8m", str(small_disk)], check=True)
+    again = grader_cli("grade", "samples/matrix_calculus", "-a", "matrix_calculus", "--out", out, "--warm")
+    assert again.returncode == 0, again.stderr
+    assert (out / "gradebook.csv").read_bytes() == (warm_sample_batch / "gradebook.csv").read_bytes()
+
+
+def test_kernel_killed_from_outside_mid_batch(tmp_path):
+    """kill -9 of a kernel (not the student's doing) costs only the cell it was running."""
+    slow = write(notebook_with(SOLUTION, ["import time\ntime.sleep(30)"]), tmp_path, "slow")
+    fine = write(notebook_with(SOLUTION, []), tmp_path, "fine")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "grader.cli.main", "grade", str(slow), str(fine),
+                             "-a", "matrix_calculus", "--out", str(out), "--workers", "2", "--fresh"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "results" / "fine.json").exists():   # then only slow's kernel is left, asleep
+        assert proc.poll() is None and time.monotonic() < deadline, "the batch ended early"
+        time.sleep(0.1)
+    kernels = [p for p in psutil.Process(proc.pid).children(recursive=True)
+               if "ipykernel_launcher" in " ".join(p.cmdline())]
+    assert len(kernels) == 1, kernels
+    kernels[0].kill()
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    result = json.loads((out / "results" / "slow.json").read_text())
+    assert result["score"] == 12, "the graded functions come from the cells before the killed one"
+    assert any(i.endswith("the kernel died while running this cell; skipped on a restart")
+               for i in result["notebook_issues"]), result["notebook_issues"]
+    assert json.loads((out / "results" / "fine.json").read_text())["score"] == 12
