@@ -44,12 +44,14 @@ MB = 1024 * 1024
 
 
 class MemorySampler(threading.Thread):
-    """Peak RSS of this process, and peak RSS / USS of any one kernel below it."""
+    """Peak RSS of this process, of any one kernel below it (a fresh kernel's
+    `ipykernel_launcher`, or a child of the warm parent) with its USS, and of the warm
+    parent (the zygote, shared by all warm kernels)."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
         self.me = psutil.Process()
-        self.grader_rss = self.kernel_rss = self.kernel_uss = 0
+        self.grader_rss = self.kernel_rss = self.kernel_uss = self.zygote_rss = 0
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -57,14 +59,20 @@ class MemorySampler(threading.Thread):
             self.grader_rss = max(self.grader_rss, self.me.memory_info().rss)
             for proc in self.me.children(recursive=True):
                 try:
-                    if "ipykernel" not in " ".join(proc.cmdline()) and proc.ppid() != self.me.pid:
+                    cmd, parent = " ".join(proc.cmdline()), proc.parent()
+                    # a forked kernel keeps the zygote's command line; its parent is the zygote
+                    forked = parent is not None and parent.name().startswith("python") \
+                        and "zygote.py" in " ".join(parent.cmdline())
+                    if "zygote.py" in cmd and not forked and proc.name().startswith("python"):
+                        self.zygote_rss = max(self.zygote_rss, proc.memory_info().rss)
+                        continue
+                    if "ipykernel_launcher" not in cmd and not forked:
                         continue
                     mem = proc.memory_full_info()
                 except psutil.Error:
                     continue
-                if mem.rss > 150 * MB:     # a kernel, not a launcher init or a helper
-                    self.kernel_rss = max(self.kernel_rss, mem.rss)
-                    self.kernel_uss = max(self.kernel_uss, mem.uss)
+                self.kernel_rss = max(self.kernel_rss, mem.rss)
+                self.kernel_uss = max(self.kernel_uss, mem.uss)
 
 
 def build_batch(folder: Path, n: int) -> None:
@@ -115,7 +123,8 @@ def main() -> None:
         print(f"{mode:5s} batch wall {r['wall']:7.1f} s   {r['n'] / r['wall']:5.2f} submissions/s   "
               f"grader's share per submission {share:5.3f} s ({share / floor:4.2f}x import torch)")
         print(f"      grader RSS peak {s.grader_rss / MB:6.0f} MB   per-worker kernel RSS peak "
-              f"{s.kernel_rss / MB:6.0f} MB (USS {s.kernel_uss / MB:.0f} MB)")
+              f"{s.kernel_rss / MB:6.0f} MB (USS {s.kernel_uss / MB:.0f} MB)"
+              + (f"   warm parent RSS {s.zygote_rss / MB:.0f} MB (shared)" if s.zygote_rss else ""))
     w = runs["warm"]
     floor_wall = w["student"] / args.workers
     print(f"floor (students' own compute / workers): {floor_wall:7.1f} s   warm is {w['wall'] / floor_wall:5.1f}x "

@@ -59,19 +59,23 @@ def hidden_paths(cfg: Config, extra: tuple[Path, ...] = ()) -> tuple[Path, ...]:
 
 
 async def grade_notebook(sub: Submission, rubric: Rubric, cfg: Config, *,
-                         public_only: bool = False, hide: tuple[Path, ...] = ()) -> SubmissionResult:
+                         public_only: bool = False, hide: tuple[Path, ...] = (),
+                         closing: set[asyncio.Task] | None = None) -> SubmissionResult:
     """Grade one submission; never raises for anything the student did.
-    `hide`: more folders the kernel must not see (the batch's output folder)."""
+    `hide`: more folders the kernel must not see (the batch's output folder).
+    `closing`: where to leave the kernel's shutdown running once the result is known
+    (the batch awaits them, and its next kernel starts meanwhile); None: wait for it here."""
     try:
         nb = read_notebook(sub.path)
     except InputError as exc:
         return submission_result(sub, rubric, "invalid", message=str(exc), public_only=public_only,
                        questions=[not_run(q, "the notebook could not be read") for q in rubric.questions])
-    return await _grade_valid(sub, nb, rubric, cfg, public_only, hidden_paths(cfg, hide))
+    return await _grade_valid(sub, nb, rubric, cfg, public_only, hidden_paths(cfg, hide), closing)
 
 
 async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubric, cfg: Config,
-                       public_only: bool, hide: tuple[Path, ...]) -> SubmissionResult:
+                       public_only: bool, hide: tuple[Path, ...],
+                       closing: set[asyncio.Task] | None) -> SubmissionResult:
     wants_cuda = grader_has_cuda() and "cuda" in (rubric.defaults.devices or cfg.devices)
     kernel = SandboxedKernel(nb, cfg.execution, cuda=wants_cuda, hide=hide)
     done: list[QuestionResult] = []
@@ -96,7 +100,12 @@ async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubri
                        sandbox={"level": kernel.log.level, "memory": kernel.log.memory},
                        questions=[not_run(q, "the kernel did not start") for q in rubric.questions])
     finally:
-        await kernel.close()
+        if closing is None:
+            await kernel.close()
+        else:
+            task = asyncio.ensure_future(kernel.close())
+            closing.add(task)
+            task.add_done_callback(closing.discard)
     graded = {q.id for q in done}
     done += [not_run(q, message or "not graded") for q in rubric.questions if q.id not in graded]
     issues = [f"cell {i.cell + 1}: {i.message}" if i.cell >= 0 else i.message for i in kernel.log.issues]

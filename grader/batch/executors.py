@@ -33,17 +33,19 @@ class LocalExecutor:
         self.rubric, self.cfg, self.public_only = rubric, cfg, public_only
         self.hide = hide     # folders the kernels must not see (the batch's output)
         self.gate = asyncio.Semaphore(max(1, workers))
+        self.closing: set[asyncio.Task] = set()    # kernels shutting down after their result
 
     async def __aenter__(self) -> "LocalExecutor":
         return self
 
     async def __aexit__(self, *exc) -> None:
-        return None
+        while self.closing:     # every kernel is gone before the batch ends
+            await asyncio.gather(*list(self.closing), return_exceptions=True)
 
     async def grade(self, sub: Submission) -> SubmissionResult:
-        async with self.gate:
+        async with self.gate:   # a worker is free as soon as the result is known
             return await grade_notebook(sub, self.rubric, self.cfg, public_only=self.public_only,
-                                        hide=self.hide)
+                                        hide=self.hide, closing=self.closing)
 
 
 def grade_on_worker(sub: Submission, notebook: bytes, rubric: Rubric, cfg: Config,

@@ -7,6 +7,9 @@ Pure functions of plain values: the kernel is never consulted here.
 
 from __future__ import annotations
 
+import collections
+import typing as t
+
 
 import torch
 
@@ -27,7 +30,27 @@ SHOW_IN_FULL = 36   # tensors with at most this many entries appear whole in fee
 
 
 
-def expected_for(question: Question, case: Case, device: str) -> tuple[torch.Tensor, list[tuple[torch.Tensor, str]]]:
+Expected = t.Tuple[torch.Tensor, t.List[t.Tuple[torch.Tensor, str]]]
+# Inputs are seeded per question and case, not per student: every submission of a batch
+# needs the same references. Kept per process (the question object is stored with its
+# entry, so an id reused by another rubric never hits); the tensors are only read.
+_REFERENCES: collections.OrderedDict[tuple[int, str, str], tuple[Question, Expected]] = collections.OrderedDict()
+_MAX_REFERENCES = 8192
+
+
+def expected_for(question: Question, case: Case, device: str) -> Expected:
+    key = (id(question), case.id, device)
+    hit = _REFERENCES.get(key)
+    if hit is not None and hit[0] is question:
+        return hit[1]
+    expected = _compute_expected(question, case, device)
+    _REFERENCES[key] = (question, expected)
+    while len(_REFERENCES) > _MAX_REFERENCES:
+        _REFERENCES.popitem(last=False)
+    return expected
+
+
+def _compute_expected(question: Question, case: Case, device: str) -> Expected:
     check = question.check
     args = reference.as_float64(case.args, device)
     if isinstance(check, ValueCheck):
@@ -203,5 +226,5 @@ async def grade(q: Question, ctx: GradeContext) -> QuestionResult:
         ref, known = expected_for(q, case, case.device if grader_has_cuda() else "cpu")
         verdicts.append(judge_case(q, case, out, ref, known))
     findings = ctx.code.autograd_uses(q.calls[0]) if watch else []
-    tampering = ctx.code.probe_tampering() if watch else []
+    tampering = ctx.code.probe_tampering if watch else []
     return judge_question(q, verdicts, skipped, findings, tampering)

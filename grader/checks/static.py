@@ -12,6 +12,7 @@ from them, `.backward()`, `requires_grad`. The probe adds a dynamic check
 from __future__ import annotations
 
 import ast
+import functools
 import threading
 from dataclasses import dataclass
 
@@ -73,12 +74,14 @@ class NotebookCode:
         self.torch_names: set[str] = {"torch"}   # names bound to torch or anything imported from it
         self.modules: dict[str, str] = {}         # local name -> the module it is bound to
         self.cells = [c.source if c.cell_type == "code" else "" for c in nb.cells]
+        self.trees: list[tuple[int, ast.Module]] = []    # (cell index, its syntax tree), parsed once
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
             tree = _parse(cell.source)
             if tree is None:
                 continue
+            self.trees.append((index, tree))
             for node in tree.body:
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                     self.functions[node.name] = (node, index)
@@ -102,13 +105,14 @@ class NotebookCode:
                 elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "torch":
                     self.torch_names.update(a.asname or a.name for a in node.names)
 
+    @functools.cached_property
     def probe_tampering(self) -> list[Finding]:
         """Anywhere in the notebook: rebinding what the probe's report passes through
-        (`json.dumps = ...`, `setattr(base64, ...)`, `sys.displayhook = ...`)."""
+        (`json.dumps = ...`, `setattr(base64, ...)`, `sys.displayhook = ...`). A property
+        computed once: every question that forbids autograd asks for it."""
         found = []
-        for index, cell in enumerate(self.cells):
-            tree = _parse(cell)
-            for node in ast.walk(tree) if tree is not None else ():
+        for index, tree in self.trees:
+            for node in ast.walk(tree):
                 targets = (node.targets if isinstance(node, ast.Assign) else
                            [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else [])
                 shown = "{} = ..."

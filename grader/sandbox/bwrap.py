@@ -39,6 +39,7 @@ def executable() -> str | None:
     return shutil.which("bwrap")
 
 
+@functools.lru_cache(maxsize=1)   # asked for every kernel; the interpreter does not move
 def _python_roots() -> list[Path]:
     """Where this interpreter, its standard library and its packages live."""
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,

@@ -17,11 +17,12 @@ from __future__ import annotations
 import functools
 import itertools
 import os
-import signal
 import subprocess
 import time
 import typing as t
 from pathlib import Path
+
+from grader.sandbox.launcher import stop_then_kill
 
 ROOT = Path("/sys/fs/cgroup")
 _serial = itertools.count()
@@ -129,12 +130,7 @@ class KernelCgroup:
                 except OSError:
                     pass
             else:   # v1: stop first, so nothing forks between our reads and kills
-                for sig in (signal.SIGSTOP, signal.SIGKILL):
-                    for pid in pids:
-                        try:
-                            os.kill(pid, sig)
-                        except OSError:
-                            pass
+                stop_then_kill(pids)
             time.sleep(0.005)
 
     def destroy(self) -> None:

@@ -126,6 +126,18 @@ def children_of(parent: int) -> list:
     return found
 
 
+def stop_then_kill(pids) -> None:
+    """SIGSTOP every pid, then SIGKILL them: stopped processes cannot fork while we kill
+    (a fork bomb would otherwise outrun a plain kill). Used by the grader (reap.py,
+    cgroup.py) and the zygote alike; gone or foreign processes are skipped."""
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+
+
 def kill_all_descendants() -> None:
     """SIGKILL every process below this one (they are all ours: we are a subreaper)."""
     for _ in range(50):

@@ -12,6 +12,8 @@ import os
 import signal
 from pathlib import Path
 
+from grader.sandbox.launcher import stop_then_kill
+
 
 def _parents() -> dict[int, int]:
     """pid -> ppid for every process we can see."""
@@ -40,14 +42,6 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def _signal_all(pids: list[int], sig: int) -> None:
-    for p in pids:
-        try:
-            os.kill(p, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
 def kill_tree(root: int) -> int:
     """SIGKILL every descendant of `root`, then `root` itself; return how many were killed."""
     killed: set[int] = set()
@@ -55,8 +49,10 @@ def kill_tree(root: int) -> int:
         victims = [p for p in descendants(root) if p not in killed]
         if not victims:
             break
-        _signal_all(victims, signal.SIGSTOP)
-        _signal_all(victims, signal.SIGKILL)
+        stop_then_kill(victims)
         killed.update(victims)
-    _signal_all([root], signal.SIGKILL)
+    try:
+        os.kill(root, signal.SIGKILL)
+    except OSError:
+        pass
     return len(killed) + 1

@@ -175,12 +175,7 @@ def kill_tree(root: int) -> None:
                 todo.append(child)
         if not victims:
             break
-        for sig in (signal.SIGSTOP, signal.SIGKILL):
-            for pid in victims:
-                try:
-                    os.kill(pid, sig)
-                except OSError:
-                    pass
+        launcher.stop_then_kill(victims)
         killed.update(victims)
     try:
         os.kill(root, signal.SIGKILL)
