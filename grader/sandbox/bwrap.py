@@ -94,10 +94,14 @@ def view(*, writable: tuple[Path, ...], scripts: tuple[Path, ...], hide: tuple[P
     grader's own `scripts` at the same paths as outside; nothing else."""
     roots = readonly_roots()
     args: list[str] = []
-    if tmp_perms:   # kernels of other uids: the folders bwrap makes above each mount must let them pass
-        for folder in sorted({a for p in (*roots, *writable, *scripts) for a in p.parents if a != Path("/")},
-                             key=lambda a: len(a.parts)):
-            args += ["--perms", "0755", "--dir", str(folder)]
+    # kernels of other uids: the folders bwrap makes above each mount must let them pass.
+    # Those under /tmp are made again after the fresh /tmp covers them (a checkout kept
+    # under /tmp: else bwrap makes them 0700 and the kernel gets EACCES, not ENOENT).
+    above = sorted({a for p in (*roots, *writable, *scripts) for a in p.parents if a != Path("/")},
+                   key=lambda a: len(a.parts)) if tmp_perms else []
+    in_tmp = [a for a in above if a.parts[:2] == ("/", "tmp") and a != Path("/tmp")]
+    for folder in above:
+        args += ["--perms", "0755", "--dir", str(folder)]
     for root in roots:
         args += ["--ro-bind", str(root), str(root)]
     args += _system_links()
@@ -107,6 +111,8 @@ def view(*, writable: tuple[Path, ...], scripts: tuple[Path, ...], hide: tuple[P
             args += ["--ro-bind", os.path.realpath(p), str(p)]
     args += ["--dev", "/dev", "--proc", "/proc", "--size", str(tmp_mb * 1024 * 1024)]
     args += (["--perms", tmp_perms] if tmp_perms else []) + ["--tmpfs", "/tmp"]
+    for folder in in_tmp:
+        args += ["--perms", "0755", "--dir", str(folder)]
     if cuda:   # the driver's device nodes and what it reads about them
         args += [a for name in NVIDIA_DEVICES + tuple(sorted(_gpus()))
                  for a in ("--dev-bind", f"/dev/{name}", f"/dev/{name}") if os.path.exists(f"/dev/{name}")]
