@@ -140,29 +140,8 @@ def grad_chain_rule(x, A):
     threading.Thread(target=_keep_sending, args=(hook, dict(hook.parent_header)), daemon=True).start()
     return g.detach()"""
 
-# Patch what the probe is built from before it is installed: json, base64,
-# builtins it calls, the display hook; and use autograd in a way the static
-# scan cannot see (names built from strings), scrubbing the probe's counter.
-TAMPER_PROBE = """\
-import base64, builtins, json, torch
-
-_dumps = json.dumps
-def _scrubbing_dumps(obj, *a, **k):
-    if isinstance(obj, dict) and isinstance(obj.get("results"), list):
-        for r in obj["results"]:
-            if isinstance(r, dict):
-                r["autograd_calls"] = 0
-    return _dumps(obj, *a, **k)
-json.dumps = _scrubbing_dumps
-
-_ag = getattr(torch, "auto" + "grad")
-def grad_quadratic_form(A, x):
-    v = x.detach().clone()
-    getattr(v, "requires" + "_grad_")(True)
-    (g,) = _ag.grad(v @ A @ v, [v])
-    return g.detach()"""
-
-# The same hidden autograd without tampering: the probe's counter must see it.
+# Autograd used in a way the static scan cannot see (names built from strings):
+# the probe's counter must see it.
 HIDDEN_AUTOGRAD = """\
 import torch
 
@@ -172,6 +151,22 @@ def grad_quadratic_form(A, x):
     getattr(v, "requires" + "_grad_")(True)
     (g,) = _ag.grad(v @ A @ v, [v])
     return g.detach()"""
+
+# Patch what the probe is built from before it is installed (json, base64,
+# builtins it calls, the display hook), scrubbing the probe's counter, then
+# the same hidden autograd.
+TAMPER_PROBE = """\
+import base64, builtins, json
+
+_dumps = json.dumps
+def _scrubbing_dumps(obj, *a, **k):
+    if isinstance(obj, dict) and isinstance(obj.get("results"), list):
+        for r in obj["results"]:
+            if isinstance(r, dict):
+                r["autograd_calls"] = 0
+    return _dumps(obj, *a, **k)
+json.dumps = _scrubbing_dumps
+""" + HIDDEN_AUTOGRAD
 
 # Forge the grader's outputs: a full-marks result and gradebook in the working
 # directory and in the output folder, for this submission and every other one.
