@@ -37,7 +37,7 @@ from benchmarks.bench_grade import import_torch_seconds  # noqa: E402
 from grader.batch import grade_batch, log  # noqa: E402
 from grader.config import load_config  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
-from grader.sandbox import warm  # noqa: E402
+from grader.cli.common import prestart_kernels  # noqa: E402
 from grader.submissions import discover  # noqa: E402
 
 MB = 1024 * 1024
@@ -85,8 +85,7 @@ def build_batch(folder: Path, n: int) -> None:
 
 def run_batch(folder: Path, out: Path, kernel: str, workers: int) -> dict:
     cfg = load_config(ROOT / "config.yaml")
-    cfg = cfg.model_copy(update={"formats": ["json", "csv"], "execution": cfg.execution.model_copy(
-        update={"kernel": kernel})})
+    cfg = cfg.with_kernel(batch=True, warm=kernel == "warm").model_copy(update={"formats": ["json", "csv"]})
     rubric = load_rubric(ROOT / "rubrics" / "matrix_calculus.yaml")
     subs = discover([folder])
     sampler = MemorySampler()
@@ -111,7 +110,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "subs"
         build_batch(folder, args.n)
-        warm.prestart(1, warm.sandbox_for(load_config(ROOT / "config.yaml").execution))
+        prestart_kernels(load_config(ROOT / "config.yaml").with_kernel(batch=True, warm=True))
         runs = {"warm": run_batch(folder, Path(tmp) / "warm", "warm", args.workers)}
         if not args.skip_fresh:
             runs["fresh"] = run_batch(folder, Path(tmp) / "fresh", "fresh", args.workers)

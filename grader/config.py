@@ -78,6 +78,16 @@ class Config(StrictModel):
     def worker_count(self) -> int:
         return self.workers or os.cpu_count() or 1
 
+    def with_kernel(self, *, batch: bool, warm: bool | None = None) -> "Config":
+        """execution.kernel made concrete: `warm` (--warm/--fresh) wins; `auto` is warm
+        for a batch and fresh for a single notebook (a warm parent would not pay off)."""
+        kernel = self.execution.kernel if warm is None else ("warm" if warm else "fresh")
+        if kernel == "auto":
+            kernel = "warm" if batch else "fresh"
+        if kernel == self.execution.kernel:
+            return self
+        return self.model_copy(update={"execution": self.execution.model_copy(update={"kernel": kernel})})
+
 
 def default_config_path() -> Path:
     local = Path.cwd() / "config.yaml"

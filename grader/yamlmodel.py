@@ -36,12 +36,28 @@ def load_yaml_model(path: Path, model: type[M], *, context: dict | None = None) 
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "no such file" if not path.exists() else "not a file")
+    node, data = parse_yaml(path)
+    if not isinstance(data, dict):
+        raise InputError(path, "expected a mapping of keys at the top level", line=1)
+    try:
+        return model.model_validate(data, context=context)
+    except ValidationError as exc:
+        raise _first_error(path, node, model, exc) from None
+    except (RecursionError, MemoryError):   # a validator's ast.parse of a deeply nested expression
+        raise InputError(path, "a value is nested too deeply to validate") from None
+    except UnicodeEncodeError:   # a YAML escape such as "\ud800" (a lone surrogate) in a string
+        raise InputError(path, "a string is not valid Unicode (a lone surrogate such as \\ud800)") from None
+
+
+def parse_yaml(path: Path, loader_class: type[yaml.SafeLoader] = yaml.SafeLoader) -> tuple[yaml.Node | None, t.Any]:
+    """(node tree, data) of a YAML file; every problem (unreadable, bad YAML, an alias
+    bomb, a number too long, nesting too deep) is one InputError naming the file."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(path, f"cannot read: {exc}") from None
     try:   # parse once: the node tree gives line numbers and (after the alias check) the data
-        loader = yaml.SafeLoader(text)
+        loader = loader_class(text)
         try:
             node = loader.get_single_node()
             _check_expansion(path, node)
@@ -57,16 +73,7 @@ def load_yaml_model(path: Path, model: type[M], *, context: dict | None = None) 
         raise InputError(path, f"invalid YAML: {exc}") from None
     except RecursionError:       # the composer recurses once per nested [ or {
         raise InputError(path, "invalid YAML: nested too deeply") from None
-    if not isinstance(data, dict):
-        raise InputError(path, "expected a mapping of keys at the top level", line=1)
-    try:
-        return model.model_validate(data, context=context)
-    except ValidationError as exc:
-        raise _first_error(path, node, model, exc) from None
-    except (RecursionError, MemoryError):   # a validator's ast.parse of a deeply nested expression
-        raise InputError(path, "a value is nested too deeply to validate") from None
-    except UnicodeEncodeError:   # a YAML escape such as "\ud800" (a lone surrogate) in a string
-        raise InputError(path, "a string is not valid Unicode (a lone surrogate such as \\ud800)") from None
+    return node, data
 
 
 def _check_expansion(path: Path, root: yaml.Node | None) -> None:

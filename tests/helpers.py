@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -53,10 +54,19 @@ def grade(paths: list[Path], out: Path, *, cfg: Config | None = None, workers: i
     return {r.submission: r for r in results}
 
 
-def grader_cli(*args, cwd: Path = ROOT, timeout: float = 600) -> subprocess.CompletedProcess:
+def cli_env(**extra: str) -> dict[str, str]:
+    """This environment without GitHub CI mode (GITHUB_*: a CLI run inside the tests must not
+    write to the real job summary when the suite runs in Actions), wide and colourless."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    env.update(COLUMNS="200", NO_COLOR="1")
+    env.update(extra)
+    return env
+
+
+def grader_cli(*args, cwd: Path = ROOT, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """The real CLI in a subprocess, as an instructor runs it."""
     return subprocess.run([sys.executable, "-m", "grader.cli.main", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+                          env=cli_env(**(env or {})), capture_output=True, text=True, timeout=timeout)
 
 
 def by_question(result: SubmissionResult) -> dict:

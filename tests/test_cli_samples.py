@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from helpers import ROOT, grader_cli
+from helpers import grader_cli
 
 # sample -> questions that must lose their points (samples/matrix_calculus/README.md)
 EXPECTED_LOSSES = {

@@ -14,7 +14,7 @@ import pytest
 from grader.batch import grade_batch
 from grader.rubric import load_rubric
 from grader.submissions import discover
-from helpers import ROOT, config
+from helpers import ROOT, by_question, config
 
 EXPECTED = {
     "numerical_diff": {
@@ -114,7 +114,7 @@ def test_usual_autograd_confusions_get_their_hint(tmp_path):
     path = write(nb, tmp_path, "confused")
     result = grade([path], tmp_path / "out", public_only=True,
                    rubric=ROOT / "rubrics" / "torch_autograd.yaml")["confused"]
-    q = {q.id: q for q in result.questions}
+    q = by_question(result)
     assert q["accumulated_grad"].score == 0 and "retain_graph" in " ".join(q["accumulated_grad"].hints)
     assert q["doubling_vjp"].score == 0 and "y.backward(v)" in " ".join(q["doubling_vjp"].hints)
     assert q["mean_square_grad"].score == q["mean_square_grad"].max_score

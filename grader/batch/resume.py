@@ -19,7 +19,6 @@ import pydantic
 from grader import __version__
 from grader.batch.writers import result_path
 from grader.reports.result import SubmissionResult
-from grader.rubric.model import Rubric
 from grader.submissions import Submission
 
 
@@ -29,8 +28,8 @@ class Previous:
     why_regrade: str = ""             # why not, when a file was there ("" when there was none)
 
 
-def previous_result(out: Path, sub: Submission, rubric: Rubric, *, public_only: bool,
-                    fingerprint: str | None = None) -> Previous:
+def previous_result(out: Path, sub: Submission, *, fingerprint: str, public_only: bool) -> Previous:
+    """`fingerprint`: Rubric.fingerprint() of the rubric graded with now."""
     path = result_path(out, sub.id)
     try:
         raw = path.read_bytes()
@@ -44,7 +43,7 @@ def previous_result(out: Path, sub: Submission, rubric: Rubric, *, public_only: 
         return Previous(None, f"{path.name} was corrupted (not a result)")
     changes = {
         "the notebook changed": old.sha256 != sub.sha256,
-        "the rubric changed": old.rubric_sha256 != (fingerprint or rubric.fingerprint()),
+        "the rubric changed": old.rubric_sha256 != fingerprint,
         f"the grader changed ({old.grader_version} -> {__version__})": old.grader_version != __version__,
         "public-only grading changed": old.public_only != public_only,
         "the last try was an internal grader error": old.status == "error",

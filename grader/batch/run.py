@@ -61,15 +61,14 @@ async def grade_batch(subs: list[Submission], rubric: Rubric, cfg: Config, out: 
                       executor=None, notes: list[str] | None = None) -> list[SubmissionResult]:
     """Every submission's result (sorted by id). Why a result was graded again goes to the
     summary (after `report.notes`, e.g. the collection's) and into `notes` if given."""
-    if cfg.execution.kernel == "auto":     # a batch: warm kernels (the CLI resolves it the same way)
-        cfg = cfg.model_copy(update={"execution": cfg.execution.model_copy(update={"kernel": "warm"})})
+    cfg = cfg.with_kernel(batch=True)
     executor = executor or LocalExecutor(rubric, cfg, workers=workers, public_only=public_only, hide=(out,))
     regraded: list[str] = []
     fingerprint = rubric.fingerprint()
     results: list[SubmissionResult] = []
 
     async def one(sub: Submission) -> None:
-        before = previous_result(out, sub, rubric, public_only=public_only, fingerprint=fingerprint)
+        before = previous_result(out, sub, fingerprint=fingerprint, public_only=public_only)
         if before.result is not None and not force:
             _writing(out, lambda: write_result(out, before.result, cfg.formats, rubric, report,
                                                only_missing=True))

@@ -29,13 +29,7 @@ KernelOption = t.Annotated[t.Optional[bool], typer.Option(
 def setup(config: Path | None, warm: bool | None = None, *, batch: bool = False) -> Config:
     """Load the config; `warm` (--warm/--fresh) overrides execution.kernel, whose `auto`
     means warm for a batch command and fresh for a single notebook."""
-    cfg = load_config(config)
-    kernel = cfg.execution.kernel if warm is None else ("warm" if warm else "fresh")
-    if kernel == "auto":
-        kernel = "warm" if batch else "fresh"
-    if kernel != cfg.execution.kernel:
-        cfg = cfg.model_copy(update={"execution": cfg.execution.model_copy(update={"kernel": kernel})})
-    return cfg
+    return load_config(config).with_kernel(batch=batch, warm=warm)
 
 
 def prestart_kernels(cfg: Config) -> None:

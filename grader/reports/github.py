@@ -241,7 +241,6 @@ def summary(results: list[SubmissionResult], *, title: str = "autograd-grader",
         head[-1] += f" · {md_text(policy)}"
     head.append("")
 
-    tables: list[list[str]] = []
     if single:
         r = results[0]
         devices = sorted({d for q in r.questions for d in q.cases})
@@ -253,7 +252,6 @@ def summary(results: list[SubmissionResult], *, title: str = "autograd-grader",
                      f"{STATUS_MARK.get(q.status, '')} {q.status.replace('_', ' ')}"]
             cells += [_device_cell(q.cases[d]) if d in q.cases else "-" for d in devices]
             rows.append("| " + " | ".join(cells) + " |")
-        tables.append(rows)
     else:
         qids = [q.id for q in results[0].questions] if results else []
         rows = ["| submission | score | % | status | " + " | ".join(f"`{i}`" for i in qids) + " |",
@@ -263,7 +261,6 @@ def summary(results: list[SubmissionResult], *, title: str = "autograd-grader",
             rows.append(f"| `{md_text(r.submission, in_table=True)}` | {r.score:g} / {r.max_score:g} | "
                         f"{_pct(r.score, r.max_score)} | {md_text(r.status, in_table=True)} | "
                         + " | ".join(marks.get(i, "") for i in qids) + " |")
-        tables.append(rows)
 
     legend = ["", "✅ passed · ❌ failed · ⬜ not implemented · ❔ missing · 💥 error · ⏱ timeout · "
               "🚫 forbidden · ⏭ not run", ""]
@@ -276,7 +273,7 @@ def summary(results: list[SubmissionResult], *, title: str = "autograd-grader",
 
     out = list(head)
     reserve = 512            # room for the "left out" lines
-    table = tables[0]
+    table = rows
     fixed = size(out) + size(legend) + size(fix_head) + reserve
     kept_rows = table[:2]
     for row in table[2:]:

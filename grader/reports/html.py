@@ -17,11 +17,10 @@ import jinja2
 from markupsafe import Markup
 
 from grader.reports.result import QuestionResult, SubmissionResult
+from grader.reports.markdown import STATUS_MARK
 from grader.reports.views import device_status, reproduce, show_value, worst_lines
 from grader.sandbox.levels import warning as sandbox_warning
 
-STATUS_MARK = {"passed": "✅", "failed": "❌", "not_implemented": "⬜", "missing": "❔",
-               "error": "💥", "timeout": "⏱", "crashed": "💥", "forbidden": "🚫", "not_run": "⏭"}
 
 TEMPLATE = """<!DOCTYPE html>
 <html lang="en">

@@ -12,10 +12,6 @@ STATUS_MARK = {"passed": "✅", "failed": "❌", "not_implemented": "⬜", "miss
                "error": "💥", "timeout": "⏱", "crashed": "💥", "forbidden": "🚫", "not_run": "⏭"}
 
 
-def _fmt(value: object) -> str:
-    return show_value(value)
-
-
 def question_section(q: QuestionResult, plot: str | None = None, *, notebook: str | None = None,
                      assignment: str | None = None) -> list[str]:
     lines = [f"### {STATUS_MARK.get(q.status, '')} `{q.id}` — {q.score:g} / {q.max_score:g}", ""]
@@ -35,8 +31,8 @@ def question_section(q: QuestionResult, plot: str | None = None, *, notebook: st
         lines += ["", f"<details><summary>public case <code>{html.escape(case.case)}</code>: "
                   f"{html.escape(case.message)}</summary>", ""]
         for name, value in case.inputs.items():
-            lines.append(f"- `{name}` = `{_fmt(value)}`")
-        lines += [f"- expected: `{_fmt(case.expected)}`", f"- got: `{_fmt(case.got)}`"]
+            lines.append(f"- `{name}` = `{show_value(value)}`")
+        lines += [f"- expected: `{show_value(case.expected)}`", f"- got: `{show_value(case.got)}`"]
         lines += [f"- worst entry: {w}" for w in worst_lines(case)]
         lines += ["", "</details>"]
     lines.append("")

@@ -144,7 +144,7 @@ def question_rows(results: list[SubmissionResult], rubric: Rubric) -> list[Quest
     rows = []
     for q in rubric.questions:
         answers = [_question(r, q) for r in results]
-        ran = [_question(r, q) for r in results if r.submission not in never_ran]
+        ran = [a for r, a in zip(results, answers) if r.submission not in never_ran]
         full = sum(a.score >= q.points - _EPS for a in answers)
         rows.append(QuestionRow(
             id=q.id, points=q.points,

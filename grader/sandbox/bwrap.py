@@ -59,11 +59,12 @@ def _outermost(paths: list[Path]) -> list[Path]:
     return kept
 
 
-def readonly_roots() -> list[Path]:
+@functools.lru_cache(maxsize=1)   # asked for several times per kernel; the system does not move
+def readonly_roots() -> tuple[Path, ...]:
     """Real paths bound read-only (symlinked system folders are recreated as links)."""
     roots = [Path(os.path.realpath(p)) for p in SYSTEM if os.path.exists(p)]
     roots += [Path(os.path.realpath(p)) for p in _python_roots()]
-    return _outermost(roots)
+    return tuple(_outermost(roots))
 
 
 def _system_links() -> list[str]:

@@ -42,6 +42,7 @@ def _own_paths() -> dict[str, str]:
     return found
 
 
+@functools.lru_cache(maxsize=1)   # set up once per process (it also enables the controllers)
 def _v2_base() -> Path | None:
     """Our v2 cgroup, if it can hold children with the memory and pids controllers."""
     own = _own_paths().get("")
@@ -58,6 +59,7 @@ def _v2_base() -> Path | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
 def _v1_bases() -> list[Path] | None:
     own = _own_paths()
     bases = []

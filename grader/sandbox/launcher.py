@@ -24,6 +24,7 @@ kernel's status, so the grader sees the kernel die.
 """
 
 import ctypes
+import functools
 import ctypes.util
 import json
 import os
@@ -36,6 +37,7 @@ PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 
 
+@functools.lru_cache(maxsize=None)   # find_library runs `ldconfig -p`: once per process, not per call
 def _libc():
     return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 

@@ -65,7 +65,6 @@ from the grader) reaches EOF, i.e. when the grader is gone, killing and
 reaping every kernel tree it still has first.
 """
 
-import functools
 import gc
 import importlib.util
 import json
@@ -96,9 +95,6 @@ def _load(name: str):
 
 
 launcher = _load("launcher")
-# launcher._libc() runs ctypes.util.find_library (which runs `ldconfig -p`) on every
-# call: resolve libc once in the zygote, not three times per kernel.
-launcher._libc = functools.lru_cache(maxsize=None)(launcher._libc)
 
 # What a kernel imports anyway (found by diffing sys.modules after a kernel's start,
 # a backward pass and an inline plot). Importing is fine; computing is not (see above).

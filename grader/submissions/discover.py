@@ -88,7 +88,7 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
     return nb
 
 
-def _id_for(path: Path, root: Path | None) -> str:
+def id_for(path: Path, root: Path | None) -> str:
     if root is None:
         return path.stem
     rel = path.relative_to(root).with_suffix("")
@@ -105,10 +105,10 @@ def discover(paths: list[Path]) -> list[Submission]:
                 rel = nb.relative_to(path)
                 if any(part.startswith(".") for part in rel.parts):
                     continue   # .ipynb_checkpoints and other hidden folders
-                found.append(Submission(_id_for(nb, path), nb, sha256_of(nb), explicit=False))
+                found.append(Submission(id_for(nb, path), nb, sha256_of(nb), explicit=False))
         else:
             read_notebook(path)   # explicit files must be valid: fail fast, exit 2
-            found.append(Submission(_id_for(path, None), path, sha256_of(path)))
+            found.append(Submission(id_for(path, None), path, sha256_of(path)))
     return unique_ids(found)
 
 

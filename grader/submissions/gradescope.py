@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from grader.errors import InputError
 from grader.submissions.ids import Upload
+from grader.yamlmodel import parse_yaml
 from grader.submissions.layout import Scan, children, files_under
 
 METADATA = "submission_metadata.yml"
@@ -95,14 +96,7 @@ def _who(meta: Entry, submission: str) -> tuple[str, str]:
 
 
 def read_metadata(path: Path) -> dict[str, Entry]:
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_RubyLoader)  # noqa: S506 - a SafeLoader
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"cannot read: {exc}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(path, f"invalid YAML: {getattr(exc, 'problem', None) or exc}",
-                         line=mark.line + 1 if mark else None) from None
+    _, data = parse_yaml(path, _RubyLoader)   # the LMS's file: the same guards as a rubric's
     if not isinstance(data, dict):
         raise InputError(path, "expected a mapping of submission_<id> to submitters")
     entries = {}

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from grader.errors import InputError
 from grader.submissions import canvas, gradescope, moodle
-from grader.submissions.discover import Submission, discover, read_notebook, sha256_of, unique_ids
+from grader.submissions.discover import Submission, discover, id_for, read_notebook, sha256_of, unique_ids
 from grader.submissions.ids import NOTEBOOK, Upload, submission_id
 from grader.submissions.layout import Scan, children
 from grader.submissions.unzip import unpack
@@ -99,9 +99,9 @@ def _loose(scan: Scan, notes: list[str]) -> list[Submission]:
         if path.suffix.lower() != NOTEBOOK:
             notes.append(f"{path}: skipped, not a notebook")
             continue
-        rel = path.relative_to(scan.root).with_suffix("")
-        notes.append(f"{path}: not named like a {scan.lms} upload; graded as {'-'.join(rel.parts)}")
-        subs.append(Submission("-".join(rel.parts), path, sha256_of(path), explicit=False))
+        sub_id = id_for(path, scan.root)
+        notes.append(f"{path}: not named like a {scan.lms} upload; graded as {sub_id}")
+        subs.append(Submission(sub_id, path, sha256_of(path), explicit=False))
     return subs
 
 
