@@ -443,23 +443,33 @@ def test_zygote_survives_and_serves_the_next_request(warm_kernels):
     assert wait_until(lambda: warm_kernels.ping()["kernels"] == 0), "the zygote still tracks a dead kernel"
 
 
+async def start_raw_kernel(zygote, home: Path, name: str = ""):
+    """A kernel from `zygote` through WarmKernelManager alone (none of SandboxedKernel's tree
+    kill), its files in `home`; returns (manager, ready client) and leaves it running."""
+    km = warm.WarmKernelManager(zygote=zygote, transport="ipc", ip=str(home / "-".join(filter(None, (name, "ipc")))),
+                                connection_file=str(home / f"{name or 'kernel'}.json"))
+    await km.start_kernel(env={"PATH": os.environ["PATH"], "HOME": str(home)}, cwd=str(home))
+    kc = km.client()
+    kc.start_channels()
+    await kc.wait_for_ready(timeout=30)
+    return km, kc
+
+
+async def start_detached_sleeper(zygote, home: Path, mark: str) -> int:
+    """A raw kernel that started a detached `sleep` (tagged `mark`); returns its pid."""
+    km, kc = await start_raw_kernel(zygote, home)
+    await kc.execute_interactive(DETACH_SLEEP.replace(MARK, mark), timeout=30)
+    kc.stop_channels()
+    return km.provisioner.process.pid
+
+
 def test_zygote_dies_with_the_grader_and_takes_its_kernels(tmp_path):
     """The zygote exits when its stdin (a pipe from the grader) closes, killing every kernel."""
     z = warm.Zygote().start()
     mark = f"{MARK}-grader-dies"
 
-    async def go():
-        km = warm.WarmKernelManager(zygote=z, transport="ipc", ip=str(tmp_path / "ipc"),
-                                    connection_file=str(tmp_path / "kernel.json"))
-        await km.start_kernel(env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)}, cwd=str(tmp_path))
-        kc = km.client()
-        kc.start_channels()
-        await kc.wait_for_ready(timeout=30)
-        await kc.execute_interactive(DETACH_SLEEP.replace(MARK, mark), timeout=30)
-        kc.stop_channels()
-        return km.provisioner.process.pid
     try:
-        init = run(go())
+        init = run(start_detached_sleeper(z, tmp_path, mark))
         folder = z.socket_path.parent
         assert wait_until(lambda: len(marked_processes(mark)) == 1)
         z._proc.stdin.close()             # what the grader's death does to the pipe
@@ -475,17 +485,8 @@ def test_a_killed_zygote_takes_its_kernels_and_is_restarted(tmp_path):
     z = warm.Zygote().start()
     first = z.pid
 
-    async def start(name: str):
-        km = warm.WarmKernelManager(zygote=z, transport="ipc", ip=str(tmp_path / f"{name}-ipc"),
-                                    connection_file=str(tmp_path / f"{name}.json"))
-        await km.start_kernel(env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)}, cwd=str(tmp_path))
-        kc = km.client()
-        kc.start_channels()
-        await kc.wait_for_ready(timeout=30)
-        return km, kc
-
     async def go():
-        km, kc = await start("a")
+        km, kc = await start_raw_kernel(z, tmp_path, "a")
         pid = km.provisioner.process.pid
         os.kill(first, signal.SIGKILL)                 # the zygote dies: PDEATHSIG takes the kernel
         assert await asyncio.wait_for(km.provisioner.process.wait(), 10) == -signal.SIGKILL
@@ -493,7 +494,7 @@ def test_a_killed_zygote_takes_its_kernels_and_is_restarted(tmp_path):
         assert not await km.is_alive()
         kc.stop_channels()
         await km.shutdown_kernel(now=True)
-        km, kc = await start("b")                      # the next launch starts a new zygote
+        km, kc = await start_raw_kernel(z, tmp_path, "b")                      # the next launch starts a new zygote
         reply = await kc.execute_interactive("6 * 7", timeout=30)
         assert reply["content"]["status"] == "ok"
         kc.stop_channels()
@@ -624,18 +625,8 @@ def test_zygote_in_bubblewrap_dies_with_the_grader_and_takes_its_kernels():
     mark = f"{MARK}-bwrap-grader-dies"
     home = Path(tempfile.mkdtemp(dir=warm.kernels_dir()))
 
-    async def go():
-        km = warm.WarmKernelManager(zygote=z, transport="ipc", ip=str(home / "ipc"),
-                                    connection_file=str(home / "kernel.json"))
-        await km.start_kernel(env={"PATH": os.environ["PATH"], "HOME": str(home)}, cwd=str(home))
-        kc = km.client()
-        kc.start_channels()
-        await kc.wait_for_ready(timeout=30)
-        await kc.execute_interactive(DETACH_SLEEP.replace(MARK, mark), timeout=30)
-        kc.stop_channels()
-        return km.provisioner.process.pid
     try:
-        kernel = run(go())
+        kernel = run(start_detached_sleeper(z, home, mark))
         folder = z.socket_path.parent
         assert wait_until(lambda: len(marked_processes(mark)) == 1)
         assert home.stat().st_uid == Path(f"/proc/{kernel}").stat().st_uid != 0

@@ -193,14 +193,19 @@ def probe() -> tuple[bool, str]:
         launcher = Path(__file__).with_name("launcher.py")
         cmd = [exe, *options(workdir=work, runtime=rt, launcher=launcher),
                sys.executable, "-c", "import site, json; open('ok', 'w').write('ok')"]
-        try:
-            out = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False, cwd=work,
-                                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-        except (OSError, subprocess.SubprocessError) as exc:
-            return False, f"bwrap failed to run: {exc}"
-        if out.returncode != 0 or not (work / "ok").exists():
-            why = (out.stderr.strip().splitlines() or [f"exit status {out.returncode}"])[-1]
-            return False, f"bwrap failed: {why}"
+        return _try(cmd, work / "ok", "bwrap failed", cwd=work)
+
+
+def _try(cmd: list[str], sentinel: Path, failed: str, cwd: str | Path | None = None) -> tuple[bool, str]:
+    """Run a probe in bwrap: (True, "") when it exits 0 and wrote `sentinel`, else (False, why)."""
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False, cwd=cwd,
+                             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    except (OSError, subprocess.SubprocessError) as exc:
+        return False, f"bwrap failed to run: {exc}"
+    if out.returncode != 0 or not sentinel.exists():
+        why = (out.stderr.strip().splitlines() or [f"exit status {out.returncode}"])[-1]
+        return False, f"{failed}: {why}"
     return True, ""
 
 
@@ -235,12 +240,4 @@ def probe_zygote() -> tuple[bool, str]:
         own.mkdir()
         cmd = [executable() or "bwrap", *zygote_options(base=Path(tmp), scripts=()),
                "--chdir", tmp, sys.executable, "-c", _BECOME_USER]
-        try:
-            out = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False,
-                                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
-        except (OSError, subprocess.SubprocessError) as exc:
-            return False, f"bwrap failed to run: {exc}"
-        if out.returncode != 0 or not (own / "ok").exists():
-            why = (out.stderr.strip().splitlines() or [f"exit status {out.returncode}"])[-1]
-            return False, f"bwrap with a uid per kernel failed: {why}"
-    return True, ""
+        return _try(cmd, own / "ok", "bwrap with a uid per kernel failed")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -223,19 +222,13 @@ class SandboxedKernel:
             self.log.memory = "rlimit"
 
     def _env(self) -> dict[str, str]:
-        threads = str(self.limits.torch_threads)
         sandbox = self._sandbox()
         tmp = self.workdir / ".tmp"
         tmp.mkdir(exist_ok=True)
-        # A clean environment: nothing of the grader's (tokens, paths) reaches the kernel.
-        return {
-            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-            "HOME": str(self.workdir), "TMPDIR": str(tmp), "LANG": "C.UTF-8",
-            "IPYTHONDIR": str(self._runtime / "ipython"),
-            "MALLOC_ARENA_MAX": "2",  # keeps torch inside a tight RLIMIT_AS
-            "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
-            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-            "PYTHONDONTWRITEBYTECODE": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        # A clean environment: nothing of the grader's (tokens, paths) reaches the kernel; the
+        # fixed part is the warm parent's, so fresh and warm kernels see the same variables.
+        return warm_kernels.zygote_env(self.limits.torch_threads) | {
+            "HOME": str(self.workdir), "TMPDIR": str(tmp), "IPYTHONDIR": str(self._runtime / "ipython"),
             "GRADER_SANDBOX": json.dumps(sandbox),
         }
 

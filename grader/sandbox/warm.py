@@ -95,7 +95,7 @@ def zygote_env(threads: int) -> dict[str, str]:
 
     Variables read once at import time (thread counts, the matplotlib backend,
     malloc arenas, bytecode writing) are fixed here for every kernel forked
-    later; they match what `SandboxedKernel._env` gives a fresh kernel.
+    later; `SandboxedKernel._env` gives a fresh kernel the same ones (it builds on these).
     """
     return {
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
