@@ -22,11 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_grade import import_torch_seconds  # noqa: E402
-from grader.checks import autodiff  # noqa: E402
 from grader.checks.context import GradeContext  # noqa: E402
 from grader.checks.static import NotebookCode  # noqa: E402
 from grader.config import load_config  # noqa: E402
-from grader.pipeline import grade_notebook  # noqa: E402
+from grader.pipeline import grade_notebook, grade_question  # noqa: E402
 from grader.probe.session import ProbeSession  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
 from grader.sandbox.client import SandboxedKernel  # noqa: E402
@@ -51,7 +50,7 @@ async def per_case_seconds(name: str) -> tuple[float, int]:
             for q in rubric.questions:
                 if q.check.graphs.generator == "deep_chain":
                     continue   # reported separately below: one deep case is not a typical case
-                result = await autodiff.grade(q, ctx)
+                result = await grade_question(q, ctx)
                 assert result.status == "passed", (q.id, result.feedback)
                 cases += sum(c.total for c in result.cases.values())
             elapsed = time.perf_counter() - start

@@ -15,7 +15,7 @@ import nbformat
 
 from grader import __version__
 from grader.checks import reference
-from grader.checks.context import GradeContext, grader_has_cuda
+from grader.checks.context import GradeContext, Prepared, grader_has_cuda
 from grader.checks.static import NotebookCode
 from grader.config import Config
 from grader.errors import InputError
@@ -43,13 +43,19 @@ def not_run(question: Question, why: str) -> QuestionResult:
                           max_score=question.points, status="not_run", feedback=why)
 
 
-def grader_for(question: Question):
-    """The check kind's `grade(question, ctx)` coroutine (one module per kind)."""
+def prepare(question: Question, ctx: GradeContext) -> Prepared:
+    """The question's calls and how to judge them, by its check kind (one module per kind)."""
     from grader.checks import autodiff, gradient
     from grader.checks import lagrange, numdiff
-    return {"gradient": gradient.grade, "value": gradient.grade, "forward_mode": autodiff.grade,
-            "reverse_mode": autodiff.grade, "finite_difference": numdiff.grade,
-            "lagrange": lagrange.grade}[question.check.kind]
+    return {"gradient": gradient.prepare, "value": gradient.prepare, "forward_mode": autodiff.prepare,
+            "reverse_mode": autodiff.prepare, "finite_difference": numdiff.prepare,
+            "lagrange": lagrange.prepare}[question.check.kind](question, ctx)
+
+
+async def grade_question(question: Question, ctx: GradeContext) -> QuestionResult:
+    """One question alone, in a request of its own (the authoring tools' mutants)."""
+    p = prepare(question, ctx)
+    return p.finish(await ctx.session.call(p.calls.fn, p.calls.calls, watch_autograd=p.calls.watch_autograd))
 
 
 def hidden_paths(cfg: Config, extra: tuple[Path, ...] = ()) -> tuple[Path, ...]:
@@ -90,8 +96,11 @@ async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubri
             if not await session.install():
                 message = "the notebook's kernel could not be probed (it died or never finished)"
             ctx = GradeContext(rubric, cfg, session, NotebookCode(nb), public_only)
-            for q in rubric.questions:
-                done.append(await grader_for(q)(q, ctx))
+            prepared = [prepare(q, ctx) for q in rubric.questions]
+            # one request for all questions; each is judged (and keeps its score should the
+            # submission's time run out) as soon as its answer is in, in rubric order
+            async for outcomes in session.call_all([p.calls for p in prepared]):
+                done.append(prepared[len(done)].finish(outcomes))
     except TimeoutError:
         message = f"stopped at the submission time limit ({cfg.execution.submission_timeout:g} s)"
     except KernelStartError as exc:
@@ -116,3 +125,4 @@ async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubri
                                public_only=public_only, sandbox=sandbox, issues=issues)
     result.student_seconds = kernel.log.cell_seconds + (session.student_seconds if session else 0.0)
     return result
+

@@ -269,7 +269,7 @@ async def run_mutant(ctx: GradeContext, q: Question, mutant: str, grade: t.Calla
 
 async def mutation_test(cfg, rubric, solution_path) -> Report:
     """Every applicable mutant of every question, in one warm kernel running the solution."""
-    from grader.pipeline import grader_for
+    from grader.pipeline import grade_question
     from grader.probe.session import ProbeSession
     from grader.sandbox.client import SandboxedKernel
     from grader.submissions import read_notebook
@@ -285,9 +285,9 @@ async def mutation_test(cfg, rubric, solution_path) -> Report:
             raise RuntimeError(f"{solution_path}: the solution's kernel could not be probed")
         for q in rubric.questions:
             ctx = GradeContext(rubric, cfg, session, code, public_only=False)
-            original = await baseline(ctx, q, grader_for(q))
+            original = await baseline(ctx, q, grade_question)
             for mutant in mutants_for(q):
-                report.outcomes.append(await run_mutant(ctx, q, mutant, grader_for(q), original))
+                report.outcomes.append(await run_mutant(ctx, q, mutant, grade_question, original))
     finally:
         await kernel.close()
     return report

@@ -12,6 +12,7 @@ engine (overwritten or double-counted gradients), or by sign.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import typing as t
@@ -22,12 +23,12 @@ import torch
 
 from grader.checks import engines
 from grader.checks.cases import numbered_cases
-from grader.checks.context import GradeContext
+from grader.checks.context import GradeContext, Prepared
 from grader.checks.scoring import GeneratedCase, Verdict, outcome_failure, score_question
 from grader.expr import generate
 from grader.expr.spec import BINARY, OPS, Builder, Graph
 from grader.expr.torch_eval import forward_reference, jacobian, reverse_reference
-from grader.probe.session import CallOutcome, CallSpec
+from grader.probe.session import CallOutcome, CallSpec, QuestionCalls
 from grader.probe.values import NotNumbers, as_numbers, encode_plain, scalar_function
 from grader.reports.result import CaseReport, QuestionResult
 from grader.rubric.model import ForwardModeCheck, GraphSpec, Question, ReverseModeCheck
@@ -357,16 +358,23 @@ def case_report(v: Verdict) -> CaseReport:
     return CaseReport(case=v.case.id, message=v.message, inputs=inputs, expected=v.expected, got=v.got)
 
 
-async def grade(q: Question, ctx: GradeContext) -> QuestionResult:
+def prepare(q: Question, ctx: GradeContext) -> Prepared:
+    check = q.check
+    assert isinstance(check, (ForwardModeCheck, ReverseModeCheck))
+    cases = planned(q, ctx.public_only)
+    plans = [calls_for(check, c, ctx.call_timeout(q)) for c, _ in cases]
+    calls = QuestionCalls(q.calls[0], [c for p in plans for c in p], watch_autograd="torch" in check.forbid)
+    return Prepared(calls, functools.partial(_finish, q, ctx, cases, plans))
+
+
+def _finish(q: Question, ctx: GradeContext, cases: list[tuple[GraphCase, t.Any]], plans: list[list[CallSpec]],
+            outcomes: list[CallOutcome]) -> QuestionResult:
     check = q.check
     assert isinstance(check, (ForwardModeCheck, ReverseModeCheck))
     mode = "forward" if check.kind == "forward_mode" else "reverse"
     tol = q.tolerance.get("float64")
     rtol, atol = (tol.rtol, tol.atol) if tol else TOLERANCE
-    cases = planned(q, ctx.public_only)
-    plans = [calls_for(check, c, ctx.call_timeout(q)) for c, _ in cases]
     watch = "torch" in check.forbid
-    outcomes = await ctx.session.call(q.calls[0], [c for p in plans for c in p], watch_autograd=watch)
     verdicts, i = [], 0
     for (case, ref), plan in zip(cases, plans):
         verdicts.append(judge(check, mode, case, ref, outcomes[i:i + len(plan)], q.calls[0], ctx, rtol, atol))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import typing as t
 from dataclasses import dataclass, field
 
 import torch
 
 from grader.checks.static import NotebookCode
 from grader.config import Config
-from grader.probe.session import ProbeSession
+from grader.probe.session import CallOutcome, ProbeSession, QuestionCalls
+from grader.reports.result import QuestionResult
 from grader.rubric.model import Question, Rubric
 
 
@@ -32,3 +34,14 @@ class GradeContext:
 
     def call_timeout(self, q: Question) -> float:
         return q.call_timeout or self.rubric.defaults.call_timeout or self.cfg.execution.call_timeout
+
+
+@dataclass
+class Prepared:
+    """A question ready to ask: its calls, and how their outcomes become its result.
+    Every check kind's `prepare(question, ctx)` gives one; the pipeline asks all of a
+    submission's questions in one request and then finishes them in rubric order (a
+    later question's hints may name an earlier one's failure)."""
+
+    calls: QuestionCalls
+    finish: t.Callable[[list[CallOutcome]], QuestionResult]

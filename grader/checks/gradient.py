@@ -8,6 +8,7 @@ Pure functions of plain values: the kernel is never consulted here.
 from __future__ import annotations
 
 import collections
+import functools
 import typing as t
 
 
@@ -15,11 +16,11 @@ import torch
 
 from grader.checks import reference
 from grader.checks.cases import Case, cases_for
-from grader.checks.context import GradeContext, grader_has_cuda
+from grader.checks.context import GradeContext, Prepared, grader_has_cuda
 from grader.checks.compare import close, tolerance
 from grader.checks.diagnose import LAYOUT, explain, shape_hint
 from grader.checks.static import Finding
-from grader.probe.session import CallOutcome, CallSpec
+from grader.probe.session import CallOutcome, CallSpec, QuestionCalls
 from grader.probe.values import encode_plain, encode_tensor
 from grader.checks.scoring import Verdict, outcome_failure, score_question
 from grader.reports.result import CaseReport, QuestionResult
@@ -214,13 +215,18 @@ def _encode_arg(q: Question, name: str, value, dtype: str) -> dict:
     return encode_plain(value)
 
 
-async def grade(q: Question, ctx: GradeContext) -> QuestionResult:
+def prepare(q: Question, ctx: GradeContext) -> Prepared:
     cases, skipped = plan(q, ctx)
     timeout = ctx.call_timeout(q)
     calls = [CallSpec([_encode_arg(q, name, a, c.dtype) for name, a in c.args.items()], c.device, timeout)
              for c in cases]
     watch = isinstance(q.check, GradientCheck) and "autograd" in q.check.forbid
-    outcomes = await ctx.session.call(q.calls[0], calls, watch_autograd=watch)
+    return Prepared(QuestionCalls(q.calls[0], calls, watch), functools.partial(_finish, q, ctx, cases, skipped))
+
+
+def _finish(q: Question, ctx: GradeContext, cases: list[Case], skipped: dict[str, tuple[int, str]],
+            outcomes: list[CallOutcome]) -> QuestionResult:
+    watch = isinstance(q.check, GradientCheck) and "autograd" in q.check.forbid
     verdicts = []
     for case, out in zip(cases, outcomes):
         ref, known = expected_for(q, case, case.device if grader_has_cuda() else "cpu")

@@ -17,6 +17,7 @@ sign convention and a solver that ignores the constraints are named.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -24,11 +25,11 @@ import numpy as np
 import torch
 
 from grader.checks.cases import numbered_cases
-from grader.checks.context import GradeContext
+from grader.checks.context import GradeContext, Prepared
 from grader.checks.scoring import GeneratedCase, Verdict, outcome_failure, score_question
 from grader.expr.spec import Builder, Graph
 from grader.expr.torch_eval import evaluate
-from grader.probe.session import CallOutcome, CallSpec
+from grader.probe.session import CallOutcome, CallSpec, QuestionCalls
 from grader.probe.values import encode_tensor, tensor_function
 from grader.reports.result import CaseReport, QuestionResult
 from grader.rubric.model import LagrangeCheck, Question
@@ -229,11 +230,15 @@ def case_report(v: Verdict) -> CaseReport:
                               "lam": list(v.case.lam)}, expected=v.expected, got=v.got)
 
 
-async def grade(q: Question, ctx: GradeContext) -> QuestionResult:
-    check = q.check
-    assert isinstance(check, LagrangeCheck)
+def prepare(q: Question, ctx: GradeContext) -> Prepared:
+    assert isinstance(q.check, LagrangeCheck)
     cases = lagrange_cases(q, ctx.public_only)
     calls = [c for case in cases for c in calls_for(case, ctx.call_timeout(q))]
-    outcomes = await ctx.session.call(q.calls[0], calls)
+    return Prepared(QuestionCalls(q.calls[0], calls), functools.partial(_finish, q, cases))
+
+
+def _finish(q: Question, cases: list, outcomes: list[CallOutcome]) -> QuestionResult:
+    check = q.check
+    assert isinstance(check, LagrangeCheck)
     verdicts = [judge(check, case, out, q.calls[0]) for case, out in zip(cases, outcomes)]
     return score_question(q, verdicts, {}, case_report)

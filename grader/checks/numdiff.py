@@ -16,6 +16,7 @@ so that every call of it is counted. Three checks per case:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -23,11 +24,11 @@ import numpy as np
 import torch
 
 from grader.checks.cases import numbered_cases
-from grader.checks.context import GradeContext
+from grader.checks.context import GradeContext, Prepared
 from grader.checks.scoring import GeneratedCase, Verdict, outcome_failure, score_question
 from grader.expr.spec import Builder, Graph
 from grader.expr.torch_eval import evaluate, forward_reference, reverse_reference
-from grader.probe.session import CallOutcome, CallSpec
+from grader.probe.session import CallOutcome, CallSpec, QuestionCalls
 from grader.probe.values import (NotNumbers, as_numbers, encode_plain, encode_tensor, scalar_function,
                                  tensor_function)
 from grader.reports.result import CaseReport, QuestionResult
@@ -252,12 +253,18 @@ def _spell(graph: Graph) -> str:
     return spell(graph)
 
 
-async def grade(q: Question, ctx: GradeContext) -> QuestionResult:
+def prepare(q: Question, ctx: GradeContext) -> Prepared:
     check = q.check
     assert isinstance(check, FiniteDifferenceCheck)
     cases = fd_cases(q, ctx.public_only)
     plans = [calls_for(check, c, ctx.call_timeout(q)) for c in cases]
-    outcomes = await ctx.session.call(q.calls[0], [c for p in plans for c in p])
+    return Prepared(QuestionCalls(q.calls[0], [c for p in plans for c in p]),
+                    functools.partial(_finish, q, cases, plans))
+
+
+def _finish(q: Question, cases: list, plans: list[list[CallSpec]], outcomes: list[CallOutcome]) -> QuestionResult:
+    check = q.check
+    assert isinstance(check, FiniteDifferenceCheck)
     verdicts, i = [], 0
     tolerance = check.order.tolerance if check.order else 0.0
     for case, plan in zip(cases, plans):

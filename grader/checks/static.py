@@ -25,7 +25,7 @@ AUTOGRAD_ATTRS = {"autograd", "functorch", "backward", "requires_grad_", "jacrev
 # encoders, IPython's display of the reply, the autograd entry points it counts.
 # A notebook that rebinds these can scrub the report (e.g. the autograd count);
 # the grader cannot tell what it hid, so it does not trust that report.
-PROBE_MODULES = ("json", "base64", "binascii", "torch.autograd", "IPython", "ipykernel")
+PROBE_MODULES = ("json", "base64", "binascii", "marshal", "zlib", "torch.autograd", "IPython", "ipykernel")
 PROBE_ATTRS = {"displayhook", "display_formatter", "display_pub", "formatters",
                "_engine_run_backward", "_execution_engine"}
 

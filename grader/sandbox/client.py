@@ -37,7 +37,11 @@ from grader.sandbox.reap import kill_tree
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
 TIMEOUT_ENAME = "CellTimeoutError"
-FLOOD_GRACE_S = 2.0   # output still pouring in this long past the cap: interrupt the cell
+FLOOD_GRACE_S = 2.0
+# IPython's history database is for a person's sessions, not a graded run: without it a
+# kernel starts without creating a sqlite file and writes none per cell (`In`, `Out`
+# and `_` live in memory and work as before).
+KERNEL_OPTIONS = ("--HistoryManager.enabled=False",)   # output still pouring in this long past the cap: interrupt the cell
 
 
 class KernelStartError(RuntimeError):
@@ -53,7 +57,7 @@ class _SandboxSpecs(KernelSpecManager):
 
     def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
         return KernelSpec(
-            argv=[sys.executable, str(LAUNCHER), "-f", "{connection_file}"],
+            argv=[sys.executable, str(LAUNCHER), "-f", "{connection_file}", *KERNEL_OPTIONS],
             display_name="grader sandbox", language="python", name=kernel_name,
             interrupt_mode=self._interrupt_mode, env={}, resource_dir=str(LAUNCHER.parent))
 
@@ -153,6 +157,7 @@ class SandboxedKernel:
                      and (limits.sandbox != "bwrap" or levels.warm_bwrap_status()[0]))
         self.log = ExecutionLog()
         self._skip: dict[int, CellIssue] = {}
+        self._free_restarts = 0
         # where a zygote in bubblewrap can see them, should a warm kernel manager start this kernel
         self._root = Path(tempfile.mkdtemp(prefix="grader-", dir=warm_kernels.kernels_dir()))
         self.workdir = self._root / "work"           # the student's cwd and HOME
@@ -417,11 +422,14 @@ class SandboxedKernel:
             result.died = True
         return result
 
-    async def restart(self) -> bool:
-        """Start over after a probe call killed the kernel: run the notebook again."""
+    async def restart(self, *, charged: bool = True) -> bool:
+        """Start over after a probe call killed the kernel: run the notebook again.
+        `charged=False`: a restart the grader chose (it asks again in smaller requests),
+        reported in the log but not counted against `max_restarts`."""
         await self._kill()
-        if self.log.restarts >= self.limits.max_restarts:
+        if self.log.restarts - self._free_restarts >= self.limits.max_restarts:
             return False
         self.log.restarts += 1
+        self._free_restarts += 0 if charged else 1
         await self.start()
         return await self._run_cells()
