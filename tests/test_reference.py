@@ -40,8 +40,9 @@ def test_cases_are_seeded_rectangular_and_well_conditioned():
     rubric = load_rubric(RUBRIC)
     q = {q.id: q for q in rubric.questions}
     first = cases_for(q["grad_trace_product"], ["float64"], ["cpu"])
-    again = cases_for(q["grad_trace_product"], ["float64"], ["cpu"])
-    assert [c.id for c in first] == [c.id for c in again]
+    reloaded = {q.id: q for q in load_rubric(RUBRIC).questions}   # other objects: drawn anew, not cached
+    again = cases_for(reloaded["grad_trace_product"], ["float64"], ["cpu"])
+    assert again is not first and [c.id for c in first] == [c.id for c in again]
     assert all(torch.equal(a.args["A"], b.args["A"]) for a, b in zip(first, again))
     assert all(c.dims["m"] != c.dims["n"] for c in first)
     for c in cases_for(q["grad_log_abs_det"], ["float64"], ["cpu"]):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from grader.checks.memo import PerQuestion
 from grader.rubric.model import ArgSpec, Question
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -72,8 +73,16 @@ def numbered_cases(question: Question, *, hidden: bool = True) -> t.Iterator[tup
             yield visibility, number, case_set.seed
 
 
+_CASES: PerQuestion[list[Case]] = PerQuestion()
+
+
 def cases_for(question: Question, dtypes: list[str], devices: list[str],
               *, hidden: bool = True) -> list[Case]:
+    return _CASES.get(question, (tuple(dtypes), tuple(devices), hidden),
+                      lambda: _draw_cases(question, dtypes, devices, hidden))
+
+
+def _draw_cases(question: Question, dtypes: list[str], devices: list[str], hidden: bool) -> list[Case]:
     out: list[Case] = []
     for visibility, number, seed in numbered_cases(question, hidden=hidden):
         rng = np.random.default_rng([seed, number])

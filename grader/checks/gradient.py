@@ -7,7 +7,6 @@ Pure functions of plain values: the kernel is never consulted here.
 
 from __future__ import annotations
 
-import collections
 import functools
 import typing as t
 
@@ -19,6 +18,7 @@ from grader.checks.cases import Case, cases_for
 from grader.checks.context import GradeContext, Prepared, grader_has_cuda
 from grader.checks.compare import close, tolerance
 from grader.checks.diagnose import LAYOUT, explain, shape_hint
+from grader.checks.memo import PerQuestion
 from grader.checks.static import Finding
 from grader.probe.session import CallOutcome, CallSpec, QuestionCalls
 from grader.probe.values import encode_plain, encode_tensor
@@ -32,23 +32,12 @@ SHOW_IN_FULL = 36   # tensors with at most this many entries appear whole in fee
 
 
 Expected = t.Tuple[torch.Tensor, t.List[t.Tuple[torch.Tensor, str]]]
-# Inputs are seeded per question and case, not per student: every submission of a batch
-# needs the same references. Kept per process (the question object is stored with its
-# entry, so an id reused by another rubric never hits); the tensors are only read.
-_REFERENCES: collections.OrderedDict[tuple[int, str, str], tuple[Question, Expected]] = collections.OrderedDict()
-_MAX_REFERENCES = 8192
+_REFERENCES: PerQuestion[Expected] = PerQuestion()
+_CALLS: PerQuestion[list[CallSpec]] = PerQuestion()
 
 
 def expected_for(question: Question, case: Case, device: str) -> Expected:
-    key = (id(question), case.id, device)
-    hit = _REFERENCES.get(key)
-    if hit is not None and hit[0] is question:
-        return hit[1]
-    expected = _compute_expected(question, case, device)
-    _REFERENCES[key] = (question, expected)
-    while len(_REFERENCES) > _MAX_REFERENCES:
-        _REFERENCES.popitem(last=False)
-    return expected
+    return _REFERENCES.get(question, (case.id, device), lambda: _compute_expected(question, case, device))
 
 
 def _compute_expected(question: Question, case: Case, device: str) -> Expected:
@@ -218,8 +207,9 @@ def _encode_arg(q: Question, name: str, value, dtype: str) -> dict:
 def prepare(q: Question, ctx: GradeContext) -> Prepared:
     cases, skipped = plan(q, ctx)
     timeout = ctx.call_timeout(q)
-    calls = [CallSpec([_encode_arg(q, name, a, c.dtype) for name, a in c.args.items()], c.device, timeout)
-             for c in cases]
+    calls = _CALLS.get(q, (tuple(c.id for c in cases), timeout), lambda: [
+        CallSpec([_encode_arg(q, name, a, c.dtype) for name, a in c.args.items()], c.device, timeout)
+        for c in cases])
     watch = isinstance(q.check, GradientCheck) and "autograd" in q.check.forbid
     return Prepared(QuestionCalls(q.calls[0], calls, watch), functools.partial(_finish, q, ctx, cases, skipped))
 

@@ -2,5 +2,5 @@
 
 `launcher` is the kernel's own entry point (stdlib only: limits, network
 namespace, then exec of ipykernel); `client` drives the kernel with nbclient;
-`reap` makes sure no process the kernel started outlives the submission.
+`launcher.kill_tree` makes sure no process the kernel started outlives the submission.
 """

@@ -33,7 +33,7 @@ from grader.config import Execution
 from grader.sandbox import bwrap, cgroup, levels
 from grader.sandbox import warm as warm_kernels
 from grader.sandbox.levels import network_isolation_available  # noqa: F401 - re-exported
-from grader.sandbox.reap import kill_tree
+from grader.sandbox.launcher import kill_tree
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
 TIMEOUT_ENAME = "CellTimeoutError"

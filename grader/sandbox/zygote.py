@@ -59,7 +59,7 @@ child stays as a small init above the kernel, as `launcher.run_init` does
 
     zygote (subreaper) ── init (subreaper) ── kernel ── ...
 
-Either way, the grader's kill (the zygote's, or `reap.kill_tree` on PID)
+Either way, the grader's kill (the zygote's, or `launcher.kill_tree` on PID)
 stops and kills the whole subtree. The zygote exits when its stdin (a pipe
 from the grader) reaches EOF, i.e. when the grader is gone, killing and
 reaping every kernel tree it still has first.
@@ -134,49 +134,6 @@ def _send(conn: socket.socket, msg: dict) -> None:
 def _peer_pid(conn: socket.socket) -> int:
     pid, _uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, SO_PEERCRED, 12))
     return pid
-
-
-def _children_fast(of: int) -> list:
-    """pids whose parent is `of`, from /proc/PID/task/TID/children (one read per thread,
-    not one per process on the machine)."""
-    found = []
-    try:
-        tasks = os.listdir(f"/proc/{of}/task")
-    except OSError:
-        return found
-    for tid in tasks:
-        try:
-            with open(f"/proc/{of}/task/{tid}/children") as f:
-                found.extend(int(p) for p in f.read().split())
-        except OSError:
-            pass
-    return found
-
-
-_children = _children_fast if os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children") else launcher.children_of
-
-
-def kill_tree(root: int) -> None:
-    """SIGSTOP then SIGKILL everything below `root`, then `root` (a child of ours, unreaped).
-
-    Stopped first, so that nothing can fork faster than we kill; repeated until
-    a walk finds nothing new (a process re-parented mid-walk shows up next time)."""
-    killed = set()
-    for _ in range(20):
-        todo, victims = [root], []
-        while todo:
-            for child in _children(todo.pop()):
-                if child not in killed:
-                    victims.append(child)
-                todo.append(child)
-        if not victims:
-            break
-        launcher.stop_then_kill(victims)
-        killed.update(victims)
-    try:
-        os.kill(root, signal.SIGKILL)
-    except OSError:
-        pass
 
 
 # -- in the forked children --------------------------------------------------------
@@ -429,7 +386,7 @@ class Zygote:
     def shutdown(self) -> None:
         """Kill every kernel tree and orphan, and reap them, before the zygote exits."""
         for pid in list(self.kernels):
-            kill_tree(pid)
+            launcher.kill_tree(pid)
         self.sweep_orphans()
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
@@ -460,14 +417,14 @@ class Zygote:
             self.sweep_until = time.monotonic() + 2.0
 
     def sweep_orphans(self) -> None:
-        for pid in _children(os.getpid()):
+        for pid in launcher.children_of(os.getpid()):
             if pid not in self.kernels:
-                kill_tree(pid)
+                launcher.kill_tree(pid)
 
     def kill(self, pid: int) -> None:
         """Kill a kernel's tree and report it dead at once: after SIGKILL it runs no more
         code, and waiting for its memory to be torn down would only delay the grader."""
-        kill_tree(pid)
+        launcher.kill_tree(pid)
         try:
             reaped, status = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
