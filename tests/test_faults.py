@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -88,7 +89,9 @@ def test_full_output_disk_then_rerun(small_disk, warm_sample_batch):
 
 def test_kernel_killed_from_outside_mid_batch(tmp_path):
     """kill -9 of a kernel (not the student's doing) costs only the cell it was running."""
-    slow = write(notebook_with(SOLUTION, ["import time\ntime.sleep(30)"]), tmp_path, "slow")
+    # the last cell leaves a mark in the kernel's working directory before it sleeps
+    slow = write(notebook_with(SOLUTION, ["import time\nopen('asleep', 'w').close()\ntime.sleep(30)"]),
+                 tmp_path, "slow")
     fine = write(notebook_with(SOLUTION, []), tmp_path, "fine")
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "grader.cli.main", "grade", str(slow), str(fine),
@@ -100,11 +103,15 @@ def test_kernel_killed_from_outside_mid_batch(tmp_path):
         time.sleep(0.1)
     kernels = [p for p in psutil.Process(proc.pid).children(recursive=True) if _is_kernel(p)]
     assert len(kernels) == 1, kernels
+    while not Path(f"/proc/{kernels[0].pid}/cwd/asleep").exists():   # (seen through its own mounts)
+        assert time.monotonic() < deadline, "the slow notebook never reached its last cell"
+        time.sleep(0.1)
     kernels[0].kill()
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
     result = json.loads((out / "results" / "slow.json").read_text())
-    assert result["score"] == 12, "the graded functions come from the cells before the killed one"
+    assert result["score"] == 12, ("the graded functions come from the cells before the killed one",
+                                   result["notebook_issues"])
     assert any(i.endswith("the kernel died while running this cell; skipped on a restart")
                for i in result["notebook_issues"]), result["notebook_issues"]
     assert json.loads((out / "results" / "fine.json").read_text())["score"] == 12

@@ -125,6 +125,7 @@ class KernelCgroup:
         """Kill every process inside and wait until the cgroup is empty."""
         kill_file = self.dirs[0] / "cgroup.kill"
         deadline = time.monotonic() + timeout
+        pause = 0.0005      # a killed kernel is gone in a few ms; a fork bomb takes longer
         while (pids := self.procs()) and time.monotonic() < deadline:
             if kill_file.exists():
                 try:
@@ -133,7 +134,8 @@ class KernelCgroup:
                     pass
             else:   # v1: stop first, so nothing forks between our reads and kills
                 stop_then_kill(pids)
-            time.sleep(0.005)
+            time.sleep(pause)
+            pause = min(2 * pause, 0.01)
 
     def destroy(self) -> None:
         """Kill what is left and remove the folders (a dying process may hold them a moment)."""

@@ -284,8 +284,14 @@ class SandboxedKernel:
             return
         if self.pid is not None:
             kill_tree(self.pid)
-        if self._cgroup is not None:     # anything that escaped the tree (it cannot leave the cgroup)
-            await asyncio.to_thread(self._cgroup.kill)
+        # anything that escaped the tree (it cannot leave the cgroup) is killed while the
+        # kernel manager waits for the kernel's exit
+        emptied = asyncio.to_thread(self._cgroup.kill) if self._cgroup is not None else asyncio.sleep(0)
+        await asyncio.gather(emptied, self._release(client))
+        self._client = None
+
+    @staticmethod
+    async def _release(client: NotebookClient) -> None:
         try:
             if client.kc is not None:
                 client.kc.stop_channels()
@@ -294,7 +300,6 @@ class SandboxedKernel:
                 await client.km.cleanup_resources()
         except Exception:  # noqa: BLE001 - the tree is already dead; tidy up best-effort
             pass
-        self._client = None
 
     async def close(self) -> None:
         await self._kill()

@@ -226,6 +226,19 @@ def run_init(argv: list[str]) -> int:
             return os.waitstatus_to_exitcode(status) & 0xFF
 
 
+def options_pipe(options: list) -> int:
+    """The read end of a pipe holding bwrap's options, NUL-separated, for `bwrap --args FD`:
+    not on a command line, which every process on the machine can read. ValueError where
+    they would not fit in the pipe (64 KiB) before bwrap reads them."""
+    data = b"".join(arg.encode() + b"\0" for arg in options)
+    if len(data) > 60000:
+        raise ValueError("too many bwrap options")
+    read, write = os.pipe()
+    os.write(write, data)
+    os.close(write)
+    return read
+
+
 def enter_bwrap(sandbox: dict, argv: list) -> None:
     """Outside bubblewrap: join the cgroups, then become bwrap running this script again."""
     spec = sandbox.pop("bwrap")
@@ -233,13 +246,11 @@ def enter_bwrap(sandbox: dict, argv: list) -> None:
     die_with_parent()
     os.environ.pop("JPY_PARENT_PID", None)   # with a PID namespace the kernel would think it orphaned
     os.environ["GRADER_SANDBOX"] = json.dumps(sandbox)   # what the inside needs, no bwrap options
-    read, write = os.pipe()
-    data = b"".join(arg.encode() + b"\0" for arg in spec["options"])
-    if len(data) > 60000:       # a pipe holds 64 KiB; more would block us before bwrap reads it
-        sys.stderr.write("grader sandbox: too many bwrap options\n")
+    try:
+        read = options_pipe(spec["options"])
+    except ValueError as exc:
+        sys.stderr.write(f"grader sandbox: {exc}\n")
         sys.exit(96)
-    os.write(write, data)
-    os.close(write)
     os.set_inheritable(read, True)
     os.execv(spec["exe"], [spec["exe"], "--args", str(read), sys.executable, os.path.abspath(__file__), *argv])
 

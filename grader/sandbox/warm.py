@@ -79,7 +79,7 @@ from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Any as AnyTrait
 from traitlets import Bool, DottedObjectName, Type, Unicode
 
-from grader.sandbox import bwrap, levels
+from grader.sandbox import bwrap, launcher, levels
 
 ZYGOTE_SCRIPT = Path(__file__).with_name("zygote.py")
 LAUNCHER_SCRIPT = Path(__file__).with_name("launcher.py")      # the zygote loads it by path
@@ -363,12 +363,10 @@ class Zygote:
         from (a pipe, not its command line: every process on the machine can read that)."""
         if self.sandbox is None:
             return cmd, ()
-        data = b"".join(a.encode() + b"\0" for a in self.sandbox.options(kernels_dir()))
-        if len(data) > 60000:        # what a pipe holds before the write would block
-            raise WarmUnavailable("too many bwrap options for the zygote")
-        read, write = os.pipe()
-        os.write(write, data)
-        os.close(write)
+        try:
+            read = launcher.options_pipe(self.sandbox.options(kernels_dir()))
+        except ValueError as exc:
+            raise WarmUnavailable(f"the zygote's sandbox: {exc}") from None
         return [bwrap.executable() or "bwrap", "--args", str(read), *cmd], (read,)
 
     def _read_ready_line(self) -> bytes:
