@@ -70,6 +70,31 @@ def test_errors_timeouts_and_modified_arguments_are_reported(probe):
     assert torch.equal(mut.args_after[0].data, torch.zeros(2, dtype=torch.float64))
 
 
+def call_all(probe, namespace, questions, window):
+    payload = base64.b64encode(json.dumps({"window": window, "questions": [
+        {"fn": fn, "watch_autograd": watch, "calls": [{"args": a, "device": "cpu", "timeout": 2} for a in calls]}
+        for fn, calls, watch in questions]}).encode()).decode()
+    answers = decode_reply(repr(probe.call_all(payload, namespace)))["answers"]
+    return [[ProbeSession._outcome(r) for r in answer] for answer in answers]
+
+
+def test_several_questions_in_one_request_answer_in_order(probe):
+    import time
+    x = encode_tensor(torch.ones(2, dtype=torch.float64), "float64")
+    namespace = {"double": lambda t: 2 * t, "slow": lambda t: time.sleep(0.2) or t,
+                 "graded": lambda t: torch.autograd.grad((v := t.clone().requires_grad_()).pow(2).sum(), v)[0]}
+    questions = [("slow", [[x]], False), ("double", [[x], [x]], False), ("absent", [[x]], False),
+                 ("graded", [[x]], True)]
+    slow, double, absent, graded = call_all(probe, namespace, questions, window=60)
+    assert [o.status for o in double] == ["ok", "ok"] and torch.equal(double[1].value.data, 2 * torch.ones(2))
+    assert [o.status for o in absent] == ["missing"] and slow[0].status == "ok"
+    assert graded[0].status == "ok" and torch.equal(graded[0].value.data, 2 * torch.ones(2))
+    assert graded[0].autograd_calls == 1 and double[0].autograd_calls == 0   # watched per question
+    # past the window no question starts: the first one is always answered
+    assert [len(a) for a in call_all(probe, namespace, questions, window=0.1)] == [1]
+    assert [len(a) for a in call_all(probe, namespace, questions[1:], window=0.1)] == [2, 1, 1]
+
+
 def test_autograd_is_counted_however_it_is_imported(probe):
     from torch.autograd import grad
 
