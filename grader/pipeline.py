@@ -55,7 +55,7 @@ def prepare(question: Question, ctx: GradeContext) -> Prepared:
 async def grade_question(question: Question, ctx: GradeContext) -> QuestionResult:
     """One question alone, in a request of its own (the authoring tools' mutants)."""
     p = prepare(question, ctx)
-    return p.finish(await ctx.session.call(p.calls.fn, p.calls.calls, watch_autograd=p.calls.watch_autograd))
+    return p.finish(await ctx.session.call(p.request.fn, p.request.calls, watch_autograd=p.request.watch_autograd))
 
 
 def hidden_paths(cfg: Config, extra: tuple[Path, ...] = ()) -> tuple[Path, ...]:
@@ -99,7 +99,7 @@ async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubri
             prepared = [prepare(q, ctx) for q in rubric.questions]
             # one request for all questions; each is judged (and keeps its score should the
             # submission's time run out) as soon as its answer is in, in rubric order
-            async for outcomes in session.call_all([p.calls for p in prepared]):
+            async for outcomes in session.call_all([p.request for p in prepared]):
                 done.append(prepared[len(done)].finish(outcomes))
     except TimeoutError:
         message = f"stopped at the submission time limit ({cfg.execution.submission_timeout:g} s)"
@@ -125,4 +125,3 @@ async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubri
                                public_only=public_only, sandbox=sandbox, issues=issues)
     result.student_seconds = kernel.log.cell_seconds + (session.student_seconds if session else 0.0)
     return result
-

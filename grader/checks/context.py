@@ -43,5 +43,5 @@ class Prepared:
     submission's questions in one request and then finishes them in rubric order (a
     later question's hints may name an earlier one's failure)."""
 
-    calls: QuestionCalls
+    request: QuestionCalls
     finish: t.Callable[[list[CallOutcome]], QuestionResult]

@@ -37,11 +37,11 @@ from grader.sandbox.launcher import kill_tree
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
 TIMEOUT_ENAME = "CellTimeoutError"
-FLOOD_GRACE_S = 2.0
+FLOOD_GRACE_S = 2.0   # output still pouring in this long past the cap: interrupt the cell
 # IPython's history database is for a person's sessions, not a graded run: without it a
 # kernel starts without creating a sqlite file and writes none per cell (`In`, `Out`
 # and `_` live in memory and work as before).
-KERNEL_OPTIONS = ("--HistoryManager.enabled=False",)   # output still pouring in this long past the cap: interrupt the cell
+KERNEL_OPTIONS = ("--HistoryManager.enabled=False",)
 
 
 class KernelStartError(RuntimeError):
