@@ -144,9 +144,9 @@ def main() -> None:
         grade_warm = grade_fresh = None
         if args.grade:
             use("warm", zygote)
-            grade_warm = grade_copies(args.grade, workers=1)[1]
+            grade_warm = grade_copies(args.grade, workers=1, kernel="warm")[1]
             use("fresh", None)
-            grade_fresh = grade_copies(args.grade, workers=1)[1]
+            grade_fresh = grade_copies(args.grade, workers=1, kernel="fresh")[1]
         left = zygote.ping()["kernels"]
     finally:
         use("fresh", None)
