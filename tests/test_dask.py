@@ -5,11 +5,16 @@ grading, with the students' LMS ids in the gradebook."""
 from __future__ import annotations
 
 import csv
+import os
+import signal
+import subprocess
+import sys
+import time
 import zipfile
 
 import pytest
 
-from helpers import ROOT, grader_cli
+from helpers import ROOT, cli_env, grader_cli
 
 distributed = pytest.importorskip("distributed", reason="the dask executor needs the 'distributed' package")
 
@@ -56,3 +61,40 @@ def test_dask_without_scheduler_is_a_usage_error(export, tmp_path):
     proc = grader_cli("grade", export, "-a", "matrix_calculus", "--out", tmp_path, "--executor", "dask")
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: --scheduler: --executor dask and --scheduler ADDRESS go together"
+
+
+@pytest.mark.filterwarnings("ignore:Port 8787 is already in use")   # the dashboard's default: not used here
+def test_a_worker_killed_mid_submission_is_replaced_and_nothing_is_lost(export, tmp_path):
+    """kill -9 of a Dask worker process while it grades: the nanny starts a new worker, the
+    scheduler runs the task again there, the batch ends with every result; the dead worker's
+    warm parent and kernels go with it (a forked kernel keeps its parent's command line)."""
+    psutil = pytest.importorskip("psutil")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None, silence_logs=50) as c, distributed.Client(c) as client:
+        [worker] = client.run(os.getpid).values()
+        proc = subprocess.Popen([sys.executable, "-m", "grader.cli.main", "grade", str(export), "-a",
+                                 "matrix_calculus", "--out", str(tmp_path / "out"), "--executor", "dask",
+                                 "--scheduler", c.scheduler_address], cwd=ROOT, env=cli_env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        mine = f"--parent {worker}"
+
+        def warm_processes() -> list:
+            found = []
+            for p in psutil.process_iter(["cmdline"]):
+                if mine in " ".join(p.info["cmdline"] or []):
+                    found.append(p)
+            return found
+        deadline = time.monotonic() + 120
+        while len(warm_processes()) < 2:        # the warm parent and a kernel it forked
+            assert proc.poll() is None and time.monotonic() < deadline, "no kernel ever ran on the worker"
+            time.sleep(0.05)
+        os.kill(worker, signal.SIGKILL)
+        stdout, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0, stderr
+        rows = list(csv.DictReader(open(tmp_path / "out" / "gradebook.csv")))
+        assert [(r["submission"], r["total"]) for r in rows] == [("alice-101", "12"), ("carla-103", "10")]
+        assert list(client.run(os.getpid).values()) != [worker]     # a new worker process
+        gone = time.monotonic() + 10
+        while (left := warm_processes()) and time.monotonic() < gone:
+            time.sleep(0.1)
+        assert not left, [p.info["cmdline"][:3] for p in left]
