@@ -616,7 +616,37 @@ def attempt(action):
         finally:
             await a.close()
             await b.close()
-    assert run(go()) == ["PermissionError"] * 6
+    # where the zygote mounted its own /proc, the other processes are not there at all
+    unseen = "FileNotFoundError" if zygote.info.get("private_proc") else "PermissionError"
+    assert run(go()) == ["PermissionError"] * 3 + [unseen] * 2 + ["PermissionError"]
+
+
+def test_a_warm_kernel_in_bubblewrap_sees_only_its_own_processes():
+    needs_bwrap_zygote()
+    zygote = warm.shared_zygote(1, warm.sandbox_for(BWRAP_LIMITS))
+    if not zygote.info.get("private_proc"):
+        pytest.skip("proc has no per-mount options here (Linux < 5.8): warm kernels see every process")
+    code = """\
+import os, subprocess
+child = subprocess.Popen(["sleep", "30"])
+seen = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+child.kill()
+(seen, os.getpid(), child.pid, os.path.exists("/proc/1"), os.path.exists("/proc/%d" % os.getppid()))"""
+
+    async def go():
+        other = SandboxedKernel(notebook([]), BWRAP_LIMITS)
+        kernel = SandboxedKernel(notebook([code]), BWRAP_LIMITS)
+        try:
+            await other.start()
+            log = await kernel.run_notebook()
+            assert log.level == "bwrap" and log.kernel == "warm", log
+            return eval(kernel.nb.cells[0].outputs[0]["data"]["text/plain"])   # noqa: S307 - our kernel
+        finally:
+            await kernel.close()
+            await other.close()
+    seen, me, child, init_seen, parent_seen = run(go())
+    assert seen == sorted([me, child]), seen          # not the grader, the zygote or the other kernel
+    assert not init_seen and not parent_seen
 
 
 def test_zygote_in_bubblewrap_dies_with_the_grader_and_takes_its_kernels():

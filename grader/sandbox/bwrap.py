@@ -128,8 +128,10 @@ def view(*, writable: tuple[Path, ...], scripts: tuple[Path, ...], hide: tuple[P
 
 #: what the zygote keeps so that each forked kernel can become its own user (and the
 #: zygote can still kill it; DAC_READ_SEARCH: a restarted kernel takes over folders that
-#: the uid of the kernel before it owns); a kernel loses all of them when it changes its uid
-ZYGOTE_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_READ_SEARCH")
+#: the uid of the kernel before it owns); a kernel loses all of them when it changes its uid.
+#: SYS_ADMIN only mounts the /proc on which a kernel sees its own processes alone; the
+#: zygote drops it before it imports anything (`zygote._private_proc`)
+ZYGOTE_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_READ_SEARCH", "CAP_SYS_ADMIN")
 
 
 def zygote_options(*, base: Path, scripts: tuple[Path, ...], hide: tuple[Path, ...] = (),
@@ -139,10 +141,11 @@ def zygote_options(*, base: Path, scripts: tuple[Path, ...], hide: tuple[Path, .
     The same view as a fresh kernel's, with `base` (the grader process's folder of
     warm kernels: the zygote's socket, each kernel's workdir and runtime folder)
     read-write and /tmp shared by the zygote's kernels (1777). No PID namespace:
-    the grader keeps killing kernel trees by their pids (`reap`, the zygote's own
-    kill), which a namespace would renumber. Instead every kernel runs as its own
-    unprivileged uid (`zygote.py`), which keeps it from signalling, tracing or
-    reading the grader, the zygote and the other kernels.
+    the grader keeps killing kernel trees by their pids (`launcher.kill_tree`, the
+    zygote's own kill), which a namespace would renumber. Instead every kernel runs as
+    its own unprivileged uid (`zygote.py`), which keeps it from signalling, tracing or
+    reading the grader, the zygote and the other kernels, and the zygote mounts a /proc
+    on which each kernel sees only its own processes.
     """
     args = view(writable=(base,), scripts=scripts, hide=hide, tmp_mb=tmp_mb, tmp_perms="1777")
     # No --die-with-parent: it fires when the *thread* that started bwrap ends (`warm.prestart`

@@ -39,10 +39,11 @@ not with the host). The zygote's folder and every warm kernel's workdir and
 runtime folder live in one private folder of the grader process
 (`kernels_dir`), bound read-write; each kernel becomes a uid of its own and
 takes its folders, so kernels cannot read or signal one another. What differs
-from a fresh kernel's sandbox: no PID namespace (a kernel sees every process
-of the machine in /proc, e.g. the grader's command line, but cannot signal or
-read any of them), and one network namespace and one /tmp for all kernels of
-the zygote (a loopback but no way out).
+from a fresh kernel's sandbox: no PID namespace (the zygote's own /proc, mounted
+with hidepid, shows a kernel its own processes only, where Linux allows that
+per mount: 5.8 and later; before, it sees every process of the machine, e.g. the
+grader's command line, but cannot signal or read any of them), and one network
+namespace and one /tmp for all kernels of the zygote (a loopback but no way out).
 
 What a forked kernel inherits from the zygote and a fresh one would read
 from its own environment: variables read once at import (`zygote_env`),

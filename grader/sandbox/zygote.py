@@ -118,6 +118,8 @@ MAX_FDS = 8                     # stdin, stdout, stderr and the kernel's cgroup.
 PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
 UID_BASE = 2_000_000_000        # as grader.sandbox.bwrap.UID_BASE (nothing of the grader is imported)
+CAP_SYS_ADMIN = 21
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
 
 
 def log(*parts) -> None:
@@ -334,6 +336,47 @@ def _run_child(req: dict, fds: list, keep: set, zygote: int, uid_per_kernel: boo
 
 
 # -- the zygote --------------------------------------------------------------------
+
+def _private_proc() -> bool:
+    """Mount over /proc a procfs on which each kernel, a uid of its own, sees only its own
+    processes (`hidepid=invisible`; `gid=0` leaves the zygote, group 0, seeing its kernels),
+    then give up CAP_SYS_ADMIN, which bwrap grants the zygote for this mount alone.
+
+    False where proc has no options per mount (Linux before 5.8 rejects "invisible"):
+    there they would hide the host's processes from the host's users too."""
+    libc = launcher._libc()
+    done = libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                      b"hidepid=invisible,gid=0") == 0
+    _drop_capability(CAP_SYS_ADMIN)
+    return done
+
+
+def _drop_capability(cap: int) -> None:
+    """Remove `cap` from this process's effective, permitted and inheritable sets (it cannot
+    come back: the zygote never execs, and its kernels change uid, which clears them all)."""
+    import ctypes
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                    ("inheritable", ctypes.c_uint32)]
+
+    libc = launcher._libc()
+    header, data = Header(0x20080522, 0), (Data * 2)()      # _LINUX_CAPABILITY_VERSION_3
+    if libc.capget(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capget")
+    word, bit = divmod(cap, 32)
+    for field in ("effective", "permitted", "inheritable"):
+        setattr(data[word], field, getattr(data[word], field) & ~(1 << bit))
+    if libc.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
+    with open("/proc/self/status") as f:
+        held = [int(line.split()[1], 16) for line in f if line.startswith(("CapEff:", "CapPrm:"))]
+    if any(mask >> cap & 1 for mask in held):
+        raise RuntimeError(f"capability {cap} is still held")
+
 
 class Zygote:
     def __init__(self, listen: socket.socket, parent: int, keep: set, uid_per_kernel: bool = False):
@@ -588,6 +631,7 @@ def main() -> None:
             raise RuntimeError("started by another process than --parent")
         signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is the grader's to handle
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        private_proc = _private_proc() if opts.uid_per_kernel else False
         started = time.perf_counter()
         missing = _preload()
         for name in opts.preload:
@@ -610,6 +654,7 @@ def main() -> None:
         # The ready line is the last thing on stdout; later prints would be lost anyway.
         import torch
         out.write(json.dumps({"ready": True, "pid": os.getpid(), "import_s": round(import_s, 3),
+                              "private_proc": private_proc,
                               "threads": threads, "torch": torch.__version__,
                               "missing": sorted(missing)}) + "\n")
         out.flush()
