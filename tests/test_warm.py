@@ -51,6 +51,8 @@ SEMANTICS_CELLS = [
     "import os\nos.getcwd()",
     # 5: IPython's files follow this kernel's IPYTHONDIR, not the zygote's
     "str(get_ipython().history_manager.hist_file)",
+    # 6: no history database (client.KERNEL_OPTIONS), yet _, In and Out as usual
+    "(_.rsplit('/', 1)[-1], In[1].split()[:2], sorted(Out)[:1], get_ipython().history_manager.enabled)",
 ]
 
 
@@ -186,6 +188,8 @@ def check_semantics(kernel: SandboxedKernel, log) -> None:
     assert outputs(cells[4]) == [("execute_result", {"text/plain": repr(str(kernel.workdir))})]
     hist = kernel._runtime / "ipython" / "profile_default" / "history.sqlite"
     assert outputs(cells[5]) == [("execute_result", {"text/plain": repr(str(hist))})]
+    assert outputs(cells[6]) == [("execute_result", {"text/plain": repr(("history.sqlite", ["import", "torch"],
+                                                                           [1], False))})]
 
 
 def test_notebook_runs_with_jupyter_semantics_in_a_warm_kernel(warm_kernels):
