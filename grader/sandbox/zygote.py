@@ -119,7 +119,8 @@ PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
 UID_BASE = 2_000_000_000        # as grader.sandbox.bwrap.UID_BASE (nothing of the grader is imported)
 CAP_SYS_ADMIN = 21
-MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_SLAVE = 2, 4, 8, 1 << 14, 1 << 19
+CLONE_NEWNS = 0x00020000
 
 
 def log(*parts) -> None:
@@ -343,10 +344,13 @@ def _private_proc() -> bool:
     then give up CAP_SYS_ADMIN, which bwrap grants the zygote for this mount alone.
 
     False where proc has no options per mount (Linux before 5.8 rejects "invisible"):
-    there they would hide the host's processes from the host's users too."""
+    there they would hide the host's processes from the host's users too. The mount is
+    made in a mount namespace of the zygote's own that passes nothing back, so that it can
+    never cover anything outside (bwrap gives the zygote one already)."""
     libc = launcher._libc()
-    done = libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                      b"hidepid=invisible,gid=0") == 0
+    done = (libc.unshare(CLONE_NEWNS) == 0 and libc.mount(None, b"/", None, MS_REC | MS_SLAVE, None) == 0
+            and libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                           b"hidepid=invisible,gid=0") == 0)
     _drop_capability(CAP_SYS_ADMIN)
     return done
 
