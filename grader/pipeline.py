@@ -103,8 +103,7 @@ async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubri
                 done.append(prepared[len(done)].finish(outcomes))
     except TimeoutError:
         message = f"stopped at the submission time limit ({cfg.execution.submission_timeout:g} s)"
-    except KernelStartError as exc:
-        await kernel.close()
+    except KernelStartError as exc:     # the kernel is closed below, as always
         return submission_result(sub, rubric, "error", message=str(exc), public_only=public_only,
                        sandbox={"level": kernel.log.level, "memory": kernel.log.memory},
                        questions=[not_run(q, "the kernel did not start") for q in rubric.questions])

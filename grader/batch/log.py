@@ -28,8 +28,11 @@ class Entry:
     why: str = ""                  # why it was graded again, when a result was there
 
 
+LOG_NAME = "batch-log.jsonl"
+
+
 def log_path(out: Path) -> Path:
-    return out / "batch-log.jsonl"
+    return out / LOG_NAME
 
 
 def append(out: Path, entry: Entry) -> None:

@@ -61,7 +61,7 @@ def copy_outputs(shards: list[Path], dest: Path) -> None:
             for src in sorted(base.rglob("*")) if base.is_dir() else []:
                 if src.is_file() and not src.name.startswith("."):
                     write_atomic_bytes(dest / name / src.relative_to(base), src.read_bytes())
-    for name in (log.log_path(Path()).name, "errors.log"):
+    for name in (log.LOG_NAME, "errors.log"):
         parts = [(folder / name).read_bytes() for folder in shards if (folder / name).is_file()]
         if parts:
             write_atomic_bytes(dest / name, b"".join(parts))

@@ -80,12 +80,12 @@ def _write_gradescope_single(out: Path, results: list[SubmissionResult], rubric:
         write_atomic(out / "results.json", _gradescope_json(results[0], rubric, opts))
 
 
-#: format -> writer of one submission's files, called the moment its result is ready
+#: format -> writer of one submission's feedback, called the moment its result is ready
+#: (results/ID.json, the "json" format, is always written, and last: `write_result`)
 PER_SUBMISSION: dict[str, Writer] = {
-    "json": _write_json, "markdown": _write_markdown, "html": _write_html, "gradescope": _write_gradescope}
+    "markdown": _write_markdown, "html": _write_html, "gradescope": _write_gradescope}
 #: format -> the file it writes for a submission (a resumed batch writes the missing ones)
 OUTPUT_OF: dict[str, t.Callable[[Path, str], Path]] = {
-    "json": result_path,
     "markdown": lambda out, sub_id: out / "feedback" / f"{sub_id}.md",
     "html": lambda out, sub_id: out / "feedback" / f"{sub_id}.html",
     "gradescope": lambda out, sub_id: out / "gradescope" / f"{sub_id}.json"}
@@ -104,7 +104,7 @@ def write_result(out: Path, result: SubmissionResult, formats: t.Iterable[str],
     (a format asked for now and not then), and its JSON is left as it is."""
     wanted = set(formats)
     for fmt, writer in PER_SUBMISSION.items():
-        if fmt in wanted and fmt != "json":
+        if fmt in wanted:
             if not (only_missing and OUTPUT_OF[fmt](out, result.submission).exists()):
                 writer(out, result, rubric, opts)
     if not only_missing:

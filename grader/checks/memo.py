@@ -3,8 +3,8 @@
 Inputs are seeded per question and case, not per student, so every submission
 of a batch gets the same cases, the same encoded call arguments and the same
 references: they are made once per grader process. A question is part of the
-key by identity, and its entry keeps the question itself to compare, so an id
-reused by another rubric's question never hits. What is cached is only read.
+key by identity; its entry holds the question, so that id cannot pass to
+another question while the entry lives. What is cached is only read.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class PerQuestion(t.Generic[T]):
     def get(self, question: object, key: tuple, make: t.Callable[[], T]) -> T:
         full = (id(question), *key)
         hit = self._entries.get(full)
-        if hit is not None and hit[0] is question:
+        if hit is not None:
             return hit[1]
         value = make()
         self._entries[full] = (question, value)

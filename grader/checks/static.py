@@ -73,7 +73,6 @@ class NotebookCode:
         self.aliases: set[str] = set()    # names bound to autograd modules or functions
         self.torch_names: set[str] = {"torch"}   # names bound to torch or anything imported from it
         self.modules: dict[str, str] = {}         # local name -> the module it is bound to
-        self.cells = [c.source if c.cell_type == "code" else "" for c in nb.cells]
         self.trees: list[tuple[int, ast.Module]] = []    # (cell index, its syntax tree), parsed once
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
@@ -97,13 +96,12 @@ class NotebookCode:
                 if isinstance(node, ast.Import):
                     self.modules.update((a.asname, a.name) if a.asname else (a.name.split(".")[0],) * 2
                                         for a in node.names)
-                elif isinstance(node, ast.ImportFrom) and node.module:
-                    self.modules.update((a.asname or a.name, f"{node.module}.{a.name}") for a in node.names)
-                if isinstance(node, ast.Import):
                     self.torch_names.update(a.asname or a.name.split(".")[0] for a in node.names
                                             if a.name.split(".")[0] in ("torch", "functorch"))
-                elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "torch":
-                    self.torch_names.update(a.asname or a.name for a in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    self.modules.update((a.asname or a.name, f"{node.module}.{a.name}") for a in node.names)
+                    if node.module.split(".")[0] == "torch":
+                        self.torch_names.update(a.asname or a.name for a in node.names)
 
     @functools.cached_property
     def probe_tampering(self) -> list[Finding]:

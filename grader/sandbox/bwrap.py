@@ -29,6 +29,8 @@ import sysconfig
 import tempfile
 from pathlib import Path
 
+from grader.sandbox.launcher import UID_BASE   # a forked warm kernel's uid is UID_BASE + its pid
+
 SYSTEM = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 #: readable by root inside even without capabilities; nothing a kernel needs
 UNREADABLE = ("/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/etc/ssh")
@@ -212,9 +214,6 @@ def _try(cmd: list[str], sentinel: Path, failed: str, cwd: str | Path | None = N
     return True, ""
 
 
-#: a forked warm kernel runs as UID_BASE + its pid: a uid of its own, unique while it lives
-#: (pids are), owning nothing on the host
-UID_BASE = 2_000_000_000
 
 _BECOME_USER = f"""
 import os

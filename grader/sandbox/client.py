@@ -282,13 +282,17 @@ class SandboxedKernel:
         client = self._client
         if client is None:
             return
-        if self.pid is not None:
-            kill_tree(self.pid)
-        # anything that escaped the tree (it cannot leave the cgroup) is killed while the
-        # kernel manager waits for the kernel's exit
-        emptied = asyncio.to_thread(self._cgroup.kill) if self._cgroup is not None else asyncio.sleep(0)
-        await asyncio.gather(emptied, self._release(client))
+        # off the event loop (the next kernel may be starting), while the kernel manager
+        # waits for the kernel's exit
+        await asyncio.gather(asyncio.to_thread(self._kill_processes, self.pid), self._release(client))
         self._client = None
+
+    def _kill_processes(self, pid: int | None) -> None:
+        """The kernel's tree, then anything that escaped it (it cannot leave the cgroup)."""
+        if pid is not None:
+            kill_tree(pid)
+        if self._cgroup is not None:
+            self._cgroup.kill()
 
     @staticmethod
     async def _release(client: NotebookClient) -> None:

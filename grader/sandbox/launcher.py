@@ -113,13 +113,29 @@ def apply(sandbox: dict) -> None:
     os.chdir(sandbox["workdir"])
 
 
+#: a forked warm kernel runs as UID_BASE + its pid: a uid of its own, unique while it lives
+UID_BASE = 2_000_000_000
+# /proc/PID/task/TID/children exists (CONFIG_PROC_CHILDREN): looked up once per process
+_CHILDREN_FILES = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
+
+
+def parent_of(pid: int) -> int:
+    """The parent pid from /proc/PID/stat (the command name may hold spaces); 0 if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return 0
+    return int(stat[stat.rfind(")") + 2:].split()[1])
+
+
 def children_of(parent: int) -> list:
     """pids whose parent is `parent`: from /proc/PARENT/task/TID/children, one read per
-    thread of `parent`, where the kernel has those files; else from every /proc/PID/stat
-    (the name may hold spaces), a few ms on a busy machine. The children files can miss
-    a child forked during the read: `kill_tree` stops what it finds and walks again."""
-    if not os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children"):
-        return _children_by_scan(parent)
+    thread of `parent`, where the kernel has those files; else from every /proc/PID/stat,
+    a few ms on a busy machine. The children files can miss a child forked during the
+    read: `kill_tree` stops what it finds and walks again."""
+    if not _CHILDREN_FILES:
+        return _children_by_scan().get(parent, [])
     found = []
     try:
         tasks = os.listdir(f"/proc/{parent}/task")
@@ -134,18 +150,13 @@ def children_of(parent: int) -> list:
     return found
 
 
-def _children_by_scan(parent: int) -> list:
-    found = []
+def _children_by_scan() -> dict:
+    """parent pid -> its children, for every process in /proc (one scan)."""
+    children: dict = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            if int(stat[stat.rfind(")") + 2:].split()[1]) == parent:
-                found.append(int(entry))
-    return found
+            children.setdefault(parent_of(int(entry)), []).append(int(entry))
+    return children
 
 
 def kill_tree(root: int) -> int:
@@ -157,9 +168,11 @@ def kill_tree(root: int) -> int:
     on the kernels it forked."""
     killed = set()
     for _ in range(20):
+        # without the children files, one scan of /proc per walk, not one per process
+        lookup = children_of if _CHILDREN_FILES else _children_by_scan().get
         todo, victims = [root], []
         while todo:
-            for child in children_of(todo.pop()):
+            for child in lookup(todo.pop()) or []:
                 if child not in killed:
                     victims.append(child)
                 todo.append(child)

@@ -117,7 +117,6 @@ SO_PEERCRED = getattr(socket, "SO_PEERCRED", 17)
 MAX_FDS = 8                     # stdin, stdout, stderr and the kernel's cgroup.procs files
 PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
-UID_BASE = 2_000_000_000        # as grader.sandbox.bwrap.UID_BASE (nothing of the grader is imported)
 CAP_SYS_ADMIN = 21
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_SLAVE = 2, 4, 8, 1 << 14, 1 << 19
 CLONE_NEWNS = 0x00020000
@@ -252,7 +251,7 @@ def _become_user(own: list, sandbox: dict) -> None:
     binaries from giving any back. The change also clears PDEATHSIG and the
     dumpable flag: re-arm the one, restore the other (a non-dumpable process
     cannot read its own /proc/self/fd)."""
-    uid = UID_BASE + os.getpid()
+    uid = launcher.UID_BASE + os.getpid()
     for top in own:
         # bottom up: without CAP_DAC_OVERRIDE we can no longer list a folder once it is not ours
         for folder, dirs, files in os.walk(top, topdown=False):
@@ -584,15 +583,6 @@ class Zygote:
         _send(conn, {"pid": pid})
 
 
-def _parent_of(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except OSError:
-        return 0
-    return int(stat[stat.rfind(")") + 2:].split()[1])
-
-
 def _preload() -> dict:
     missing = {}
     for name in PRELOAD:
@@ -631,7 +621,7 @@ def main() -> None:
     try:
         if not sys.platform.startswith("linux"):
             raise RuntimeError(f"needs Linux (fork, prctl, SO_PEERCRED); this is {sys.platform}")
-        if opts.parent not in (os.getppid(), _parent_of(os.getppid())):    # bwrap may sit between
+        if opts.parent not in (os.getppid(), launcher.parent_of(os.getppid())):    # bwrap may sit between
             raise RuntimeError("started by another process than --parent")
         signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is the grader's to handle
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
