@@ -69,5 +69,37 @@ def grader_cli(*args, cwd: Path = ROOT, env: dict | None = None, timeout: float 
                           env=cli_env(**(env or {})), capture_output=True, text=True, timeout=timeout)
 
 
+def grader_popen(*args, cwd: Path = ROOT, quiet: bool = False) -> subprocess.Popen:
+    """The same CLI started in the background (for tests that kill something mid-batch);
+    `quiet`: its output discarded (nobody reads it), else piped."""
+    output = subprocess.DEVNULL if quiet else subprocess.PIPE
+    return subprocess.Popen([sys.executable, "-m", "grader.cli.main", *map(str, args)], cwd=cwd, env=cli_env(),
+                            stdout=output, stderr=output, text=True)
+
+
+def short_call_rubric(folder: Path, seconds: float) -> Path:
+    """The bundled rubric with another call_timeout, written into `folder`."""
+    text = RUBRIC.read_text(encoding="utf-8")
+    assert "  call_timeout: 10\n" in text, "the bundled rubric's call_timeout moved"
+    path = folder / "matrix_calculus.yaml"
+    path.write_text(text.replace("  call_timeout: 10\n", f"  call_timeout: {seconds:g}\n"), encoding="utf-8")
+    return path
+
+
 def by_question(result: SubmissionResult) -> dict:
     return {q.id: q for q in result.questions}
+
+
+def tagged_pids(tag: str, where: str = "cmdline") -> list[int]:
+    """Live processes (not zombies) whose /proc/PID/`where` (cmdline or environ) holds `tag`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                text = (entry / where).read_bytes()
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if tag.encode() in text and state != "Z":
+                found.append(int(entry.name))
+    return found

@@ -31,14 +31,14 @@ from grader.reports import github, gradescope, html, junit, markdown
 from grader.reports.result import CaseReport, DeviceCount, QuestionResult, SubmissionResult
 from grader.reports.views import case_groups, device_summary, failed_counts, worst_entries
 from grader.rubric import load_rubric
-from helpers import ROOT, RUBRIC, grader_cli
+from helpers import ROOT, RUBRIC
+from helpers import grader_cli as cli   # never in GitHub CI mode unless a test asks for it (env=)
 
 SAMPLES = ROOT / "samples" / "matrix_calculus"
 MIB = 1024 * 1024
 FORMATS = ["github", "junit", "gradescope", "html", "markdown", "csv"]
 
 
-cli = grader_cli   # never in GitHub CI mode unless a test asks for it (env=)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from helpers import grader_cli
+from helpers import grader_cli as grader
 
 # sample -> questions that must lose their points (samples/matrix_calculus/README.md)
 EXPECTED_LOSSES = {
@@ -20,9 +20,6 @@ EXPECTED_LOSSES = {
 }
 POINTS = {"grad_inner": 1, "grad_linear_map": 1, "grad_quadratic_form": 2, "grad_weighted_residual_s": 2,
           "grad_weighted_residual_x": 1, "grad_log_abs_det": 2, "grad_trace_product": 1, "grad_chain_rule": 2}
-
-
-grader = grader_cli
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,13 @@ from __future__ import annotations
 import csv
 import os
 import signal
-import subprocess
-import sys
 import time
 import zipfile
 
+import psutil
 import pytest
 
-from helpers import ROOT, cli_env, grader_cli
+from helpers import ROOT, grader_cli, grader_popen
 
 distributed = pytest.importorskip("distributed", reason="the dask executor needs the 'distributed' package")
 
@@ -68,14 +67,11 @@ def test_a_worker_killed_mid_submission_is_replaced_and_nothing_is_lost(export, 
     """kill -9 of a Dask worker process while it grades: the nanny starts a new worker, the
     scheduler runs the task again there, the batch ends with every result; the dead worker's
     warm parent and kernels go with it (a forked kernel keeps its parent's command line)."""
-    psutil = pytest.importorskip("psutil")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None, silence_logs=50) as c, distributed.Client(c) as client:
         [worker] = client.run(os.getpid).values()
-        proc = subprocess.Popen([sys.executable, "-m", "grader.cli.main", "grade", str(export), "-a",
-                                 "matrix_calculus", "--out", str(tmp_path / "out"), "--executor", "dask",
-                                 "--scheduler", c.scheduler_address], cwd=ROOT, env=cli_env(),
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = grader_popen("grade", export, "-a", "matrix_calculus", "--out", tmp_path / "out",
+                            "--executor", "dask", "--scheduler", c.scheduler_address)
         mine = f"--parent {worker}"
 
         def warm_processes() -> list:

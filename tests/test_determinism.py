@@ -13,15 +13,12 @@ feedback/*.md.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, SOLUTION, config, grade, notebook_with, write
+from helpers import ROOT, SOLUTION, config, grade, grader_cli, notebook_with, write
 
 SAMPLES = ROOT / "samples" / "matrix_calculus"
 PICKED = ["student04_dmitri", "student09_ines", "student12_lena"]   # a hint, two failures, broken cells
@@ -38,13 +35,9 @@ REPORTS = ["results/*.json", "gradebook.csv", "feedback/*.md"]
 
 
 def _cli_grade(batch: Path, out: Path) -> None:
-    """`grader grade` in a fresh interpreter with another hash seed (and no GitHub CI mode,
-    which would otherwise write to the job summary of the CI run itself)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
-    env.update(PYTHONHASHSEED="12345", COLUMNS="120", NO_COLOR="1")
-    proc = subprocess.run([sys.executable, "-m", "grader.cli.main", "grade", str(batch), "-a", "matrix_calculus",
-                           "--out", str(out), "--workers", "2", "--warm", "--config", str(ROOT / "config.yaml")],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    """`grader grade` in a fresh interpreter with another hash seed."""
+    proc = grader_cli("grade", batch, "-a", "matrix_calculus", "--out", out, "--workers", "2", "--warm",
+                      "--config", ROOT / "config.yaml", env={"PYTHONHASHSEED": "12345"}, timeout=300)
     assert proc.returncode == 0, proc.stderr
 
 

@@ -20,7 +20,7 @@ from grader.batch import grade_batch
 from grader.rubric import load_rubric
 from grader.sandbox import client as sandbox_client
 from grader.submissions import discover
-from helpers import RUBRIC, ROOT, config, grader_cli, notebook_with, SOLUTION, write
+from helpers import RUBRIC, ROOT, config, grader_cli, grader_popen, notebook_with, SOLUTION, write
 
 SAMPLES = ROOT / "samples" / "matrix_calculus"
 
@@ -94,9 +94,7 @@ def test_kernel_killed_from_outside_mid_batch(tmp_path):
                  tmp_path, "slow")
     fine = write(notebook_with(SOLUTION, []), tmp_path, "fine")
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "grader.cli.main", "grade", str(slow), str(fine),
-                             "-a", "matrix_calculus", "--out", str(out), "--workers", "2", "--fresh"],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = grader_popen("grade", slow, fine, "-a", "matrix_calculus", "--out", out, "--workers", "2", "--fresh")
     deadline = time.monotonic() + 120
     while not (out / "results" / "fine.json").exists():   # then only slow's kernel is left, asleep
         assert proc.poll() is None and time.monotonic() < deadline, "the batch ended early"

@@ -163,11 +163,7 @@ def batch(tmp_path_factory):
     paths = [write(nb, subs, name) for name, nb in notebooks.items()]
 
     # The bundled rubric with a short call timeout (see the module docstring).
-    rubric = folder / "matrix_calculus.yaml"
-    text = helpers.RUBRIC.read_text(encoding="utf-8")
-    assert "  call_timeout: 10\n" in text
-    rubric.write_text(text.replace("  call_timeout: 10\n", f"  call_timeout: {CALL_TIMEOUT}\n"),
-                      encoding="utf-8")
+    rubric = helpers.short_call_rubric(folder, CALL_TIMEOUT)
     # detached_processes reports host pids through a file in this test's folder, which the
     # bwrap level hides (private /tmp, own PID namespace): run at the best level below it;
     # tests/test_sandbox_levels.py grades hostile cells at the bwrap level
@@ -175,9 +171,7 @@ def batch(tmp_path_factory):
                  sandbox="netns" if levels.available("netns")[0] else "limits")
 
     start = time.monotonic()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(helpers, "RUBRIC", rubric)
-        results = helpers.grade(paths, out, cfg=cfg, workers=2)
+    results = helpers.grade(paths, out, cfg=cfg, workers=2, rubric=rubric)
     seconds = time.monotonic() - start
     try:
         yield {"results": results, "out": out, "paths": paths, "pid_file": pid_file,

@@ -14,14 +14,13 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 
-from helpers import ROOT, grader_cli
+from helpers import ROOT, grader_cli, grader_popen
 
 SAMPLES = ROOT / "samples" / "matrix_calculus"
 AS_TYPED = "samples/matrix_calculus"   # as the reference run spelled it: results name their source
@@ -57,9 +56,8 @@ def test_kill_9_mid_batch_then_resume(warm_sample_batch, tmp_path):
     """kill -9 the grader at a random point; the rerun grades only what had no result."""
     out = tmp_path / "out"
     stop_after = random.randint(1, N_SAMPLES - 2)
-    proc = subprocess.Popen([sys.executable, "-m", "grader.cli.main", "grade", AS_TYPED,
-                             "-a", "matrix_calculus", "--out", str(out), "--warm", "--workers", "1"],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = grader_popen("grade", AS_TYPED, "-a", "matrix_calculus", "--out", out, "--warm", "--workers", "1",
+                        quiet=True)
     family: set[psutil.Process] = set()
     deadline = time.monotonic() + 300
     while len(list((out / "results").glob("*.json")) if out.exists() else []) < stop_after:

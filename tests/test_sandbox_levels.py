@@ -35,7 +35,7 @@ from grader.cli import main as cli_main
 from grader.config import PROJECT_ROOT
 from grader.reports import markdown
 from grader.sandbox import bwrap, cgroup, levels, warm
-from helpers import SOLUTION, by_question, config, grade, notebook_with, write
+from helpers import SOLUTION, by_question, config, grade, notebook_with, tagged_pids, write
 
 pytestmark = pytest.mark.skipif(not bwrap.probe()[0], reason=f"bubblewrap cannot run here: {bwrap.probe()[1]}")
 
@@ -131,17 +131,6 @@ def observed(result) -> dict:
     return json.loads(found.group(1))
 
 
-def marked_processes() -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and MARK.encode() in (entry / "cmdline").read_bytes():
-                found.append(int(entry.name))
-        except OSError:
-            pass
-    return found
-
-
 def our_cgroups() -> list[Path]:
     """Kernel cgroups this test process made (others may be grading at the same time)."""
     return [p for d in (Path("/sys/fs/cgroup/memory"), Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
@@ -183,7 +172,7 @@ def batches(tmp_path_factory, listener):
                      workers=1)
     if levels.warm_bwrap_status()[0]:
         results |= grade([warm_snoop], warm_out, cfg=config(sandbox="auto", kernel="warm", **small), workers=1)
-    return {"results": results, "out": out, "stray": marked_processes(),
+    return {"results": results, "out": out, "stray": tagged_pids(MARK),
             "cgroups_left": set(our_cgroups()) - cgroups_before}
 
 
@@ -288,7 +277,6 @@ def test_a_zygote_outside_bubblewrap_never_claims_bwrap(monkeypatch):
     import nbformat
 
     import grader.sandbox.client as client_mod
-    from grader.sandbox import warm
     try:
         zygote = warm.Zygote(threads=1).start()
     except warm.WarmUnavailable as exc:

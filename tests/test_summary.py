@@ -15,8 +15,9 @@ from grader.reports.summary import (bar_steps, failed_to_run, histogram, questio
                                     write_summary)
 from grader.rubric import load_rubric
 
-ROOT = Path(__file__).resolve().parents[1]
-RUBRIC = load_rubric(ROOT / "rubrics" / "matrix_calculus.yaml")
+import helpers
+
+RUBRIC = load_rubric(helpers.RUBRIC)
 HOSTILE = "<script>alert(1)"   # ids are file names: no slash
 
 

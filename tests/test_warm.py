@@ -28,6 +28,7 @@ import grader.sandbox.client as client_mod
 from grader.config import Execution
 from grader.sandbox import warm
 from grader.sandbox.client import SandboxedKernel, network_isolation_available
+from helpers import tagged_pids
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="warm kernels need Linux")
 
@@ -109,17 +110,7 @@ def kernel_pid(pid: int, layout: str) -> int:
 
 
 def marked_processes(mark: str = MARK) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmd = (entry / "cmdline").read_bytes()
-                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                continue
-            if mark.encode() in cmd and state != "Z":
-                found.append(int(entry.name))
-    return found
+    return tagged_pids(mark)
 
 
 def gone_or_zombie(pid: int) -> bool:

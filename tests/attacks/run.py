@@ -65,14 +65,6 @@ def solution_server():
         server.close()
 
 
-def short_call_rubric(folder: Path) -> Path:
-    text = helpers.RUBRIC.read_text(encoding="utf-8")
-    assert "  call_timeout: 10\n" in text, "the bundled rubric's call_timeout moved"
-    path = folder / "matrix_calculus.yaml"
-    path.write_text(text.replace("  call_timeout: 10\n", f"  call_timeout: {CALL_TIMEOUT}\n"), encoding="utf-8")
-    return path
-
-
 def build(attack: Attack, values: dict) -> nbformat.NotebookNode:
     nb = helpers.notebook_with(helpers.SOLUTION, [Template(src).substitute(values) for src in attack.cells])
     if attack.pad_mb:   # a stored output, as a notebook saved with large plots would have
@@ -83,21 +75,8 @@ def build(attack: Attack, values: dict) -> nbformat.NotebookNode:
     return nb
 
 
-def tagged_processes(mark: str) -> list[int]:
-    """Live processes whose environment carries `mark` (zombies have none)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if f"{mark}=1".encode() in (entry / "environ").read_bytes():
-                    found.append(int(entry.name))
-            except OSError:
-                continue
-    return found
-
-
 def kill_tagged(mark: str) -> None:
-    for pid in tagged_processes(mark):
+    for pid in helpers.tagged_pids(f"{mark}=1", where="environ"):
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
 
@@ -107,7 +86,7 @@ def grade_corpus(folder: Path, *, attacks: tuple[Attack, ...] = ATTACKS, workers
     """Grade every attack's notebook in one batch under `folder` (subs/, out/)."""
     subs, out = folder / "subs", folder / "out"
     subs.mkdir(parents=True, exist_ok=True)
-    rubric_path = short_call_rubric(folder)
+    rubric_path = helpers.short_call_rubric(folder, CALL_TIMEOUT)
     mark = f"GRADER_ATTACK_{secrets.token_hex(6)}"
     names = [a.name for a in attacks]
     cfg = helpers.config(cell_timeout=CELL_TIMEOUT, call_timeout=CALL_TIMEOUT,
@@ -121,6 +100,6 @@ def grade_corpus(folder: Path, *, attacks: tuple[Attack, ...] = ATTACKS, workers
             results = helpers.grade(paths, out, cfg=cfg, workers=workers, rubric=rubric_path)
         finally:
             seconds = time.monotonic() - start
-            leftovers = tagged_processes(mark)
+            leftovers = helpers.tagged_pids(f"{mark}=1", where="environ")
             kill_tagged(mark)            # never leave a notebook's children behind, even on failure
     return CorpusRun(results, out, load_rubric(rubric_path), seconds, names, mark, leftovers)
