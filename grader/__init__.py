@@ -5,4 +5,9 @@ rubric -> submissions -> sandbox -> probe -> checks -> reports, driven by
 `grader.grade` and exposed by `grader.cli`.
 """
 
-__version__ = "0.1.0"
+from importlib import metadata as _metadata
+
+try:    # one source of truth: pyproject.toml's version, as installed (results and reports carry it)
+    __version__ = _metadata.version("autograd-grader")
+except _metadata.PackageNotFoundError:     # a source tree that was never installed
+    __version__ = "0+unknown"

@@ -1,8 +1,8 @@
 """Course-wide defaults from `config.yaml` (timeouts, limits, workers, paths).
 
-Paths in the file are relative to the file's own folder. Without `--config`
-the CLI uses `./config.yaml` when there is one, else the project's bundled
-`config.yaml` next to the package.
+Paths in the file are relative to the file's own folder, the course folder.
+Which file a command uses is decided by `grader.course`; this module only
+loads and validates it.
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ DType = t.Literal["float32", "float64"]
 #: GITHUB_ACTIONS is "true")
 Format = t.Literal["json", "markdown", "html", "csv", "summary", "junit", "gradescope", "github"]
 FORMATS: tuple[str, ...] = t.get_args(Format)
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Paths(StrictModel):
@@ -50,10 +48,12 @@ class Execution(StrictModel):
     network: t.Literal["isolate", "allow"] = "isolate"
     max_restarts: int = Field(2, ge=0, description="kernel restarts after a crash or an unstoppable cell")
     torch_threads: int = Field(1, ge=1, description="OMP/MKL threads inside each kernel")
-    sandbox: t.Literal["auto", "bwrap", "netns", "limits"] = Field(
+    sandbox: t.Literal["auto", "bwrap", "uid", "netns", "limits"] = Field(
         "auto", description="isolation of the kernel: bwrap (bubblewrap: read-only system, private "
-        "workdir and /tmp, no network, course folders invisible), netns (own network namespace), limits "
-        "(rlimits only); auto = the best that runs here. Each includes the limits.")
+        "workdir and /tmp, no network, course folders invisible), uid (grader run as root: a uid and a "
+        "mount namespace per kernel, course folders and output hidden, no network), netns (own network "
+        "namespace only; weak), limits (rlimits only; weak); auto = the best that runs here, and "
+        "`grade` refuses a weak level unless it is named. Each includes the limits.")
     max_processes: int = Field(256, ge=32, description="processes and threads of one kernel's tree "
                                "(cgroup pids.max; binds root too)")
     kernel: t.Literal["auto", "fresh", "warm"] = Field(
@@ -69,7 +69,8 @@ class Config(StrictModel):
     devices: list[Device] = ["cpu", "cuda"]
     dtypes: list[DType] = ["float64", "float32"]
     formats: list[Format] = ["json", "markdown", "csv", "summary"]
-    base_dir: Path = Field(PROJECT_ROOT, exclude=True)
+    # the course folder (the config file's folder); a Config made in code: the current folder
+    base_dir: Path = Field(Path("."), exclude=True)
 
     def path(self, name: str) -> Path:
         p = getattr(self.paths, name)
@@ -89,13 +90,8 @@ class Config(StrictModel):
         return self.model_copy(update={"execution": self.execution.model_copy(update={"kernel": kernel})})
 
 
-def default_config_path() -> Path:
-    local = Path.cwd() / "config.yaml"
-    return local if local.is_file() else PROJECT_ROOT / "config.yaml"
-
-
-def load_config(path: Path | None = None) -> Config:
-    path = Path(path) if path is not None else default_config_path()
+def load_config(path: Path) -> Config:
+    path = Path(path)
     cfg = load_yaml_model(path, Config)
     from grader.sandbox.levels import check_config     # a named sandbox level must run here
     check_config(cfg.execution.sandbox, path)

@@ -5,18 +5,21 @@ Gradescope unpacks the zip into /autograder/source, runs `setup.sh` once
 /autograder/run_autograder) for each submission, which must leave
 /autograder/results/results.json. The zip holds:
 
-- `setup.sh`: installs python3 with venv, creates /autograder/venv, installs
-  torch from the CPU wheel index (pinned) and this grader from the bundled
-  source;
+- `setup.sh`: installs python3 with venv and bubblewrap (the strongest
+  sandbox level, where the image lets it run), creates /autograder/venv,
+  installs torch from PyTorch's CPU wheel index (pinned) and this grader from
+  the bundled source (a regular, not editable, install);
 - `run_autograder` (executable): copies the submitted notebook (the one named
   ASSIGNMENT.ipynb, else the first .ipynb in the submission) into a work
   folder, runs `grader grade ... --format gradescope`, and copies the
   results.json it wrote to /autograder/results/results.json; when no notebook
   was submitted or the grader failed, it writes a results.json that says so
   (score 0), so Gradescope always has a result;
-- the grader's source (`pyproject.toml`, `README.md`, `grader/`), a
-  `config.yaml` with the course's limits and paths relative to the bundle,
-  and the rubric as `rubrics/ASSIGNMENT.yaml`.
+- the grader's source: the files of the `grader` package that runs the
+  command (a source checkout or a wheel's install alike) and a
+  `pyproject.toml` made from its installed metadata (name, version, core
+  dependencies); a `config.yaml` with the course's limits and paths relative
+  to the bundle, and the rubric as `rubrics/ASSIGNMENT.yaml`.
 
 The zip is deterministic: sorted members, fixed timestamps.
 """
@@ -30,14 +33,19 @@ import typing as t
 import zipfile
 from pathlib import Path
 
+from importlib import metadata
+
 import yaml
 
 import grader
-from grader.config import PROJECT_ROOT, Config
+from grader.config import Config
 from grader.rubric.model import Rubric
 
 AUTOGRADER = "/autograder"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
+#: PyTorch's CPU-only wheels: the default index for torch (PyPI's torch is the multi-GB CUDA build)
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+DIST_NAME = "autograd-grader"
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image.
@@ -46,6 +54,9 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q python3 python3-pip python3-venv
+# bubblewrap: the strongest sandbox level; where the image cannot run it the grader falls back
+# to a weaker level and says so in every report
+apt-get install -y -q bubblewrap || echo "bubblewrap could not be installed: a weaker sandbox level will run"
 python3 - <<'PY'
 import sys
 if sys.version_info < (3, 10):
@@ -56,7 +67,7 @@ python3 -m venv {venv}
 {venv}/bin/python -m pip install --upgrade pip
 {venv}/bin/python -m pip install {torch_spec} {torch_index}
 {venv}/bin/python -m pip install {source}
-{venv}/bin/grader --help > /dev/null
+{venv}/bin/grader --version
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
@@ -120,44 +131,46 @@ def bundle_config(cfg: Config) -> str:
             + yaml.safe_dump(data, sort_keys=False))
 
 
-def _source_files() -> list[tuple[str, bytes]]:
-    """The grader's installable source: pyproject.toml, README.md and the package's files."""
+def _package_files() -> list[tuple[str, bytes]]:
+    """Every file of the running `grader` package (code, templates, py.typed), wherever it is
+    installed: a checkout, an editable install or a wheel's install in site-packages."""
     package = Path(grader.__file__).resolve().parent
-    files: list[tuple[str, bytes]] = []
-    for path in sorted(package.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".typed", ".json", ".j2"):
-            files.append((f"grader/{path.relative_to(package).as_posix()}", path.read_bytes()))
-    pyproject = PROJECT_ROOT / "pyproject.toml"
-    readme = PROJECT_ROOT / "README.md"
-    if pyproject.is_file() and package.parent == PROJECT_ROOT:
-        files.append(("pyproject.toml", pyproject.read_bytes()))
-        if readme.is_file():
-            files.append(("README.md", readme.read_bytes()))
-    else:                           # an installed (not source) grader: describe the package minimally
-        from importlib import metadata
-        requires = [r for r in (metadata.requires("autograd-grader") or []) if "extra ==" not in r]
-        text = ("[build-system]\nrequires = [\"setuptools>=68\"]\nbuild-backend = \"setuptools.build_meta\"\n\n"
-                "[project]\nname = \"autograd-grader\"\nversion = \"" + grader.__version__ + "\"\n"
-                "requires-python = \">=3.10\"\ndependencies = [" + ", ".join(f'"{r}"' for r in requires) + "]\n\n"
-                "[project.scripts]\ngrader = \"grader.cli.main:run\"\n\n"
-                "[tool.setuptools.packages.find]\ninclude = [\"grader*\"]\n")
-        files.append(("pyproject.toml", text.encode()))
-    return files
+    return [(f"grader/{path.relative_to(package).as_posix()}", path.read_bytes())
+            for path in sorted(package.rglob("*"))
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"]
+
+
+def _pyproject() -> str:
+    """A pyproject.toml for the bundled package, from the installed grader's metadata (so a
+    grader installed from a wheel, without its source tree, bundles itself the same way)."""
+    requires = [r for r in (metadata.requires(DIST_NAME) or []) if "extra ==" not in r]
+    deps = ", ".join(f'"{r}"' for r in requires)
+    return ("[build-system]\nrequires = [\"setuptools>=68\"]\nbuild-backend = \"setuptools.build_meta\"\n\n"
+            f'[project]\nname = "{DIST_NAME}"\nversion = "{grader.__version__}"\n'
+            f'requires-python = ">=3.10"\ndependencies = [{deps}]\n\n'
+            '[project.scripts]\ngrader = "grader.cli.main:run"\n\n'
+            '[tool.setuptools.packages.find]\ninclude = ["grader*"]\n\n'
+            '[tool.setuptools.package-data]\ngrader = ["**/*"]\n')
+
+
+def _source_files() -> list[tuple[str, bytes]]:
+    """The grader's installable source: pyproject.toml and the package's files."""
+    return [("pyproject.toml", _pyproject().encode()), *_package_files()]
 
 
 def installed_torch_version() -> str:
-    import importlib.metadata
     try:
-        return importlib.metadata.version("torch").split("+")[0]
-    except importlib.metadata.PackageNotFoundError:
+        return metadata.version("torch").split("+")[0]
+    except metadata.PackageNotFoundError:
         return ""
 
 
 def build(rubric: Rubric, rubric_path: Path, cfg: Config, *, torch_version: str | None = None,
           hidden_visibility: str = "after_published", root: str = AUTOGRADER,
-          torch_index_url: str = "") -> bytes:
+          torch_index_url: str = TORCH_CPU_INDEX) -> bytes:
     """The autograder zip, as bytes (`root` is Gradescope's /autograder; tests move it).
-    `torch_index_url`: a wheel index for torch (PyTorch's CPU index avoids the CUDA build)."""
+    `torch_index_url`: the wheel index for torch (default PyTorch's CPU index, which avoids the
+    CUDA build; "" = the image's default index)."""
     torch_version = installed_torch_version() if torch_version is None else torch_version
     torch_spec = shlex.quote(f"torch=={torch_version}" if torch_version else "torch")
     venv = f"{root}/venv"

@@ -1,6 +1,6 @@
 """Grade one submission: sandboxed kernel -> probe -> trusted checks -> result.
 
-This is the data flow of DESIGN.md for a single notebook. Everything that
+This is the data flow of docs/architecture.md for a single notebook. Everything that
 decides a score (inputs, references, comparisons) happens here, in the
 grader's process; the kernel only ever receives call arguments and returns
 plain values.
@@ -105,7 +105,7 @@ async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubri
         message = f"stopped at the submission time limit ({cfg.execution.submission_timeout:g} s)"
     except KernelStartError as exc:     # the kernel is closed below, as always
         return submission_result(sub, rubric, "error", message=str(exc), public_only=public_only,
-                       sandbox={"level": kernel.log.level, "memory": kernel.log.memory},
+                       sandbox={"level": kernel.log.level, "why": kernel.log.why, "memory": kernel.log.memory},
                        questions=[not_run(q, "the kernel did not start") for q in rubric.questions])
     finally:
         if closing is None:
@@ -117,7 +117,8 @@ async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubri
     graded = {q.id for q in done}
     done += [not_run(q, message or "not graded") for q in rubric.questions if q.id not in graded]
     issues = [f"cell {i.cell + 1}: {i.message}" if i.cell >= 0 else i.message for i in kernel.log.issues]
-    sandbox = {"level": kernel.log.level, "memory": kernel.log.memory, "network": kernel.log.network,
+    sandbox = {"level": kernel.log.level, "why": kernel.log.why, "memory": kernel.log.memory,
+               "network": kernel.log.network,
                "restarts": kernel.log.restarts, "kernel": kernel.log.kernel,
                "output_truncated": kernel.log.output_truncated}
     result = submission_result(sub, rubric, "graded", message=message, questions=done,

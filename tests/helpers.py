@@ -11,12 +11,12 @@ from pathlib import Path
 import nbformat
 
 from grader.batch import grade_batch
-from grader.config import PROJECT_ROOT, Config, load_config
+from grader.config import Config, load_config
 from grader.reports.result import SubmissionResult
 from grader.rubric import load_rubric
 from grader.submissions import discover
 
-ROOT = PROJECT_ROOT
+ROOT = Path(__file__).resolve().parent.parent     # the repository: its bundled course
 SOLUTION = ROOT / "solutions" / "matrix_calculus.ipynb"
 BLANK = ROOT / "assignments" / "matrix_calculus.ipynb"
 RUBRIC = ROOT / "rubrics" / "matrix_calculus.yaml"

@@ -26,7 +26,9 @@ ALL_VALUE = {"value_add", "value_sub", "value_mul", "value_div", "value_neg", "v
 EXPECTED = {
     "dual_numbers": {
         "student01_correct": (set(), None),
-        "student02_quotient_rule": ({"dual_div", "dual_composite_arithmetic", "dual_deep", "jvp", "jacobian"},
+        # derivative, jvp and jacobian are tested on graphs of + and * only: a wrong `/` costs
+        # the questions whose graphs divide, not the functions built on the class
+        "student02_quotient_rule": ({"dual_div", "dual_composite_arithmetic", "dual_composite", "dual_deep"},
                                     ("dual_div", "quotient rule")),
         "student03_pow_ignores_dual": ({"dual_pow", "dual_composite"}, ("dual_pow", "`pow`")),
         "student04_minimal": ({"dual_pow", "dual_sin", "dual_cos", "dual_exp", "dual_log", "dual_tanh",
@@ -37,9 +39,9 @@ EXPECTED = {
     },
     "backward_engine": {
         "student01_correct": (set(), None),
-        "student02_overwrite_grad": ({"value_composite_arithmetic", "value_composite", "value_reuse",
-                                      "value_accumulate", "value_deep", "vjp"},
-                                     ("value_reuse", "use `+=` (not `=`)")),
+        # every operation's public cases use its operand again (`x.exp() + x`): an overwritten
+        # .grad fails each operation's own question, and its hint names that operation's method
+        "student02_overwrite_grad": (ALL_VALUE, ("value_exp", "backward step of `Value.exp` overwrites `.grad`")),
         "student03_tanh_wrong": ({"value_tanh", "value_composite"}, ("value_tanh", "derivative rule of `tanh`")),
         "student04_recursive_topo": ({"value_deep"}, ("value_deep", "recursion")),
         # the public micrograd engine's API and operations: full marks wherever it has the
@@ -94,6 +96,16 @@ def test_feedback_names_the_mistake(graded):
         q = {q.id: q for q in results[sample].questions}[question]
         text = " ".join([q.feedback, *q.hints])
         assert words in text, (sample, question, text)
+
+
+def test_a_composite_with_right_values_and_wrong_derivatives_says_so(graded):
+    name, results = graded
+    sample, question, words = {
+        "dual_numbers": ("student05_tanh_wrong", "dual_composite", "the values (.real) are right"),
+        "backward_engine": ("student03_tanh_wrong", "value_composite", "the forward value (.data) is right"),
+    }[name]
+    q = {q.id: q for q in results[sample].questions}[question]
+    assert q.public_failures and words in q.public_failures[0].message, q.public_failures
 
 
 def test_public_failures_show_the_graph(graded):

@@ -82,9 +82,20 @@ def test_actionlint_finds_nothing_in_the_workflows():
     repo_workflow = yaml.safe_load(WORKFLOWS[0].read_text())
     uses = [s.get("uses") for s in repo_workflow["jobs"]["grade"]["steps"]]
     assert "./" in uses
+
+
+def test_the_student_workflow_pins_the_action_as_the_readme_documents():
+    """README: a course refers to its copy as OWNER/autograd-grader@REF, REF a tag `v` + the version
+    in pyproject.toml (which the course creates) or a full commit sha; the example uses the tag."""
+    from grader import __version__
     student = yaml.safe_load(WORKFLOWS[1].read_text())
-    assert any(re.fullmatch(r"[\w.-]+/autograd-grader@[\w.-]+", u or "")
-               for u in (s.get("uses") for s in student["jobs"]["grade"]["steps"]))
+    uses = [u for u in (s.get("uses") for s in student["jobs"]["grade"]["steps"]) if u and "autograd-grader" in u]
+    form = r"(?P<owner>[A-Za-z0-9][A-Za-z0-9-]*)/autograd-grader@(?P<ref>v\d+\.\d+\.\d+\S*|[0-9a-f]{40})"
+    assert len(uses) == 1 and re.fullmatch(form, uses[0]), uses
+    assert uses[0] == f"YOUR-COURSE/autograd-grader@v{__version__}", "the example names the current release's tag"
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"`{uses[0]}`" in readme and f"git tag v{__version__} && git push origin v{__version__}" in readme
+    assert "40-digit commit sha" in readme
 
 
 def _action_as_workflow() -> dict:
@@ -106,6 +117,13 @@ def test_actionlint_finds_nothing_in_the_composite_action(tmp_path):
     assert any(str(s.get("uses", "")).startswith("actions/setup-python@") for s in steps)
     scripts = "\n".join(s.get("run", "") for s in steps)
     assert 'pip install "$GITHUB_ACTION_PATH"' in scripts and "TORCH_INDEX_URL" in scripts
+    # CPU torch by default (the same index as the Gradescope bundle), pip's cache, bubblewrap where it can
+    from grader.gradescope_bundle import TORCH_CPU_INDEX
+    assert action["inputs"]["torch-index-url"]["default"] == TORCH_CPU_INDEX
+    assert any(str(s.get("uses", "")).startswith("actions/cache@") and s["with"]["path"] == "~/.cache/pip"
+               for s in steps)
+    assert "sudo -n apt-get install -y -qq bubblewrap" in scripts
+    assert "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0" in scripts
     assert "--format github --format junit" in scripts and "--fail-under" in scripts
     wf = tmp_path / ".github" / "workflows" / "action.yml"
     wf.parent.mkdir(parents=True)
@@ -313,8 +331,59 @@ def test_gradescope_never_shows_a_hidden_case_before_publishing():
     assert hidden["visibility"] == "after_published" and "3 hidden case(s) failed" in hidden["output"]
     assert "123.456" not in hidden["output"]
     public = [t for t in doc["tests"] if t["name"] == "grad_inner [public]"][0]
-    assert public["status"] == "passed" and "the public cases passed" in public["output"]
+    # its own cases passed, but the question earned nothing: never "passed" with 0 points
+    assert public["score"] == 0 and public["status"] == "failed"
+    assert "the public cases passed" in public["output"] and "3 hidden case(s) failed" in public["output"]
     assert gradescope.render(r, load_rubric(RUBRIC), hidden_visibility="visible")["tests"][1]["visibility"] == "visible"
+
+
+def _question(**kw) -> QuestionResult:
+    base = dict(id="grad_inner", calls=["grad_inner"], score=0, max_score=1, status="failed")
+    return QuestionResult(**{**base, **kw})
+
+
+def _gradescope_tests(q: QuestionResult) -> dict[str, dict]:
+    r = SubmissionResult(submission="s", source="s.ipynb", sha256="0" * 64, assignment="matrix_calculus",
+                         rubric_version=1, grader_version="0", status="graded", score=q.score, max_score=1,
+                         questions=[q])
+    doc = gradescope.render(r, load_rubric(RUBRIC))
+    jsonschema.validate(doc, gradescope.RESULTS_SCHEMA)
+    return {t["name"]: t for t in doc["tests"]}
+
+
+def test_gradescope_counts_public_and_hidden_cases_apart():
+    """12 cases, 4 public (all failed) and 8 hidden (all failed): the public test speaks of its 4."""
+    from grader.checks.scoring import score_question
+    from types import SimpleNamespace as NS
+    rubric = load_rubric(RUBRIC)
+    question = rubric.questions[0]
+    verdicts = [NS(case=NS(id=f"{vis}-{i}/float64/cpu", visibility=vis, device="cpu"), passed=False,
+                   kind="wrong", message=f"wrong values ({vis})", hint=None, ratio=None)
+                for vis, n in (("public", 4), ("hidden", 8)) for i in range(n)]
+    from grader.reports.result import CaseReport
+    q = score_question(question, verdicts, {}, lambda v: CaseReport(case=v.case.id, message=v.message))
+    assert q.feedback.startswith("4 of 4 public and 8 of 8 hidden cases failed")
+    tests = _gradescope_tests(q)
+    public = tests["grad_inner [public]"]
+    assert public["status"] == "failed" and "4 of 4 public case(s) failed" in public["output"]
+    assert "12" not in public["output"] and "8 of 8" not in public["output"]
+    assert "8 hidden case(s) failed" in tests["grad_inner [hidden]"]["output"]
+
+
+def test_gradescope_never_reads_passed_without_points():
+    # the public cases failed, the hidden ones passed: the hidden test earned nothing either
+    q = _question(feedback="2 of 6 public and 0 of 12 hidden cases failed; first (public-1/float64/cpu): x",
+                  cases={"cpu": DeviceCount(passed=16, total=18)}, hidden_total=12,
+                  public_failures=[CaseReport(case="public-1/float64/cpu", message="x")])
+    tests = _gradescope_tests(q)
+    assert [t["status"] for t in tests.values()] == ["failed", "failed"]
+    assert all(t["score"] == 0 for t in tests.values())
+    assert "2 of 6 public case(s) failed" in tests["grad_inner [public]"]["output"]
+    assert "the hidden cases passed, but 2 public case(s) failed" in tests["grad_inner [hidden]"]["output"]
+    # a question that passed reads passed, with its points
+    ok = _question(score=1, status="passed", feedback="all 18 cases passed",
+                   cases={"cpu": DeviceCount(passed=18, total=18)}, hidden_total=12)
+    assert {t["status"] for t in _gradescope_tests(ok).values()} == {"passed"}
 
 
 def test_gradescope_schema_rejects_undocumented_fields():
@@ -354,7 +423,9 @@ def test_gradescope_bundle_zip(tmp_path):
                  "--format gradescope", "ASSIGNMENT=matrix_calculus", "HIDDEN_VISIBILITY=after_published"):
         assert path in run, path
     assert 'cp "$WORK/out/results.json" "$RESULTS/results.json"' in run
-    assert "--index-url" not in setup and "pip install /autograder/source" in setup
+    from grader.gradescope_bundle import TORCH_CPU_INDEX
+    assert f"--index-url {TORCH_CPU_INDEX}" in setup and "pip install /autograder/source" in setup
+    assert "apt-get install -y -q bubblewrap ||" in setup
     assert re.search(r"torch==\d+\.\d+", setup)
     assert zf.read("rubrics/matrix_calculus.yaml") == RUBRIC.read_bytes()
     cfg = yaml.safe_load(zf.read("config.yaml"))

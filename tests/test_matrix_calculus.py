@@ -10,14 +10,14 @@ from __future__ import annotations
 import pytest
 
 from helpers import BLANK, SOLUTION, by_question, grade, notebook_with, write
-from grader.checks.diagnose import LAYOUT
 
 SYMMETRIC_HINT = "only when A is symmetric"
 
 # name -> (redefinition, question that must lose its points, words the feedback/hint must contain)
 VARIANTS = {
     "transposed_layout": (
-        "def grad_linear_map(A, x):\n    return A.clone()\n", "grad_linear_map", LAYOUT),
+        "def grad_linear_map(A, x):\n    return A.clone()\n", "grad_linear_map",
+        "Jacobian of `A @ x` instead of its transpose"),
     "symmetric_assumption": (
         "def grad_quadratic_form(A, x):\n    return 2 * A @ x\n", "grad_quadratic_form", SYMMETRIC_HINT),
     "missing_factor_2": (
@@ -34,9 +34,11 @@ VARIANTS = {
     "numpy_return": (
         "def grad_inner(x, a):\n    return a.cpu().numpy()\n", "grad_inner", "numpy.ndarray"),
     "inverse_not_transposed": (
-        "def grad_log_abs_det(A):\n    return torch.linalg.inv(A)\n", "grad_log_abs_det", LAYOUT),
+        "def grad_log_abs_det(A):\n    return torch.linalg.inv(A)\n", "grad_log_abs_det",
+        "gradient with respect to `A` has the shape of `A`, [n, n]"),
     "trace_not_transposed": (
-        "def grad_trace_product(A, B):\n    return B.clone()\n", "grad_trace_product", LAYOUT),
+        "def grad_trace_product(A, B):\n    return B.clone()\n", "grad_trace_product",
+        "transpose of the gradient of `torch.trace(A @ B)`"),
     "dropped_outer_derivative": (
         "def grad_chain_rule(x, A):\n    return 2 * A.T @ (A @ x)\n", "grad_chain_rule", "outer derivative"),
     "uses_autograd": (

@@ -19,7 +19,7 @@ from helpers import ROOT, by_question, config
 EXPECTED = {
     "numerical_diff": {
         "student01_correct": (set(), None),
-        "student02_two_h_forward": ({"forward_difference"}, ("forward_difference", "divide by h")),
+        "student02_two_h_forward": ({"forward_difference"}, ("forward_difference", "half the forward difference")),
         "student03_three_n_calls": ({"numerical_gradient"}, ("numerical_gradient", "expected exactly")),
         "student04_one_sided_gradient": ({"numerical_gradient"}, ("numerical_gradient", "only order 1")),
         "student05_central_is_forward": ({"central_difference"}, ("central_difference", "h^2.0")),
@@ -27,7 +27,7 @@ EXPECTED = {
     "torch_autograd": {
         "student01_correct": (set(), None),
         "student02_untracked_with_tracking": ({"untracked_square"}, ("untracked_square", "torch.no_grad()")),
-        "student03_accumulate_zeroes": ({"accumulated_grad"}, ("accumulated_grad", "do not zero it")),
+        "student03_accumulate_zeroes": ({"accumulated_grad"}, ("accumulated_grad", "overwritten (or zeroed) between")),
         "student04_clone_keeps_history": ({"detached_copy"}, ("detached_copy", "grad_fn=CloneBackward0")),
         "student05_modifies_x_grad": ({"mean_square_grad"}, ("mean_square_grad", "set .grad on your argument")),
     },
@@ -118,3 +118,21 @@ def test_usual_autograd_confusions_get_their_hint(tmp_path):
     assert q["accumulated_grad"].score == 0 and "retain_graph" in " ".join(q["accumulated_grad"].hints)
     assert q["doubling_vjp"].score == 0 and "y.backward(v)" in " ".join(q["doubling_vjp"].hints)
     assert q["mean_square_grad"].score == q["mean_square_grad"].max_score
+
+
+def test_a_solver_that_takes_no_step_is_named(tmp_path):
+    """Newton's loop computes its step but never applies it: the start point comes back."""
+    from helpers import grade, notebook_with, write
+    nb = notebook_with(ROOT / "solutions" / "lagrange.ipynb", [
+        "def solve_constrained(f, g, x0, lam0, max_iter=5):\n"
+        "    x, lam = x0.detach().clone(), lam0.detach().clone()\n"
+        "    for _ in range(max_iter):\n"
+        "        step = lagrangian_gradient(f, g, x, lam)\n"
+        "        x_new = x - 0 * step[:x.shape[0]]   # the update is computed, never kept\n"
+        "    return x, lam\n"], drop_check_cell=False)
+    result = grade([write(nb, tmp_path, "no_step")], tmp_path / "out", public_only=True,
+                   rubric=ROOT / "rubrics" / "lagrange.yaml")["no_step"]
+    q = by_question(result)
+    assert q["solve_constrained"].score == 0
+    assert any(h.startswith("no step was taken") for h in q["solve_constrained"].hints), q["solve_constrained"].hints
+    assert q["lagrangian"].score == q["lagrangian"].max_score

@@ -32,10 +32,9 @@ from pathlib import Path
 import pytest
 
 from grader.cli import main as cli_main
-from grader.config import PROJECT_ROOT
 from grader.reports import markdown
 from grader.sandbox import bwrap, cgroup, levels, warm
-from helpers import SOLUTION, by_question, config, grade, notebook_with, tagged_pids, write
+from helpers import ROOT, SOLUTION, by_question, config, grade, notebook_with, tagged_pids, write
 
 pytestmark = pytest.mark.skipif(not bwrap.probe()[0], reason=f"bubblewrap cannot run here: {bwrap.probe()[1]}")
 
@@ -49,8 +48,8 @@ def snoop_cell(out: Path, port: int) -> str:
     return textwrap.dedent(f"""\
         import json, os, socket, sysconfig, uuid
         OBS = {{}}
-        for name, path, known in [("rubrics", {str(PROJECT_ROOT / "rubrics")!r}, "matrix_calculus.yaml"),
-                                  ("solutions", {str(PROJECT_ROOT / "solutions")!r}, "matrix_calculus.ipynb"),
+        for name, path, known in [("rubrics", {str(ROOT / "rubrics")!r}, "matrix_calculus.yaml"),
+                                  ("solutions", {str(ROOT / "solutions")!r}, "matrix_calculus.ipynb"),
                                   ("out", {str(out)!r}, "secret.txt")]:
             try:
                 OBS[name] = "seen" if known in os.listdir(path) else "empty"
@@ -245,7 +244,7 @@ def test_limits_level_is_reported_and_warned(batches):
 
 def test_a_level_that_cannot_run_here_is_bad_input(tmp_path, monkeypatch, capsys):
     cfg = tmp_path / "config.yaml"
-    cfg.write_text((PROJECT_ROOT / "config.yaml").read_text().replace("  sandbox: auto ", "  sandbox: bwrap "))
+    cfg.write_text((ROOT / "config.yaml").read_text().replace("  sandbox: auto ", "  sandbox: bwrap "))
     assert "sandbox: bwrap" in cfg.read_text()
     monkeypatch.setattr(levels, "bwrap_status", lambda: (False, "simulated: no user namespaces"))
     monkeypatch.setattr(sys, "argv", ["grader", "show", "matrix_calculus", "--config", str(cfg)])
@@ -261,7 +260,11 @@ def test_warm_kernels_get_bwrap_only_where_their_zygote_can_run_in_it(monkeypatc
     monkeypatch.setattr(bwrap, "probe_zygote", lambda: (True, ""))
     assert levels.resolve("auto") == levels.resolve("auto", warm=True) == "bwrap"
     monkeypatch.setattr(bwrap, "probe_zygote", lambda: (False, "simulated: not root"))
+    monkeypatch.setattr(levels, "uid_status", lambda: (True, ""))
     assert levels.resolve("auto") == "bwrap"
+    assert levels.decide("auto", warm=True) == (
+        "uid", "best level that runs here; bwrap: simulated: not root")
+    monkeypatch.setattr(levels, "uid_status", lambda: (False, "simulated: not root either"))
     assert levels.resolve("auto", warm=True) in ("netns", "limits")
     monkeypatch.setattr(levels, "bwrap_status", lambda: (False, "simulated"))
     with pytest.raises(levels.LevelUnavailable, match="simulated"):
@@ -282,7 +285,7 @@ def test_a_zygote_outside_bubblewrap_never_claims_bwrap(monkeypatch):
     except warm.WarmUnavailable as exc:
         pytest.skip(f"warm kernels unavailable here: {exc}")
     monkeypatch.setattr(client_mod, "AsyncKernelManager", functools.partial(warm.WarmKernelManager, zygote=zygote))
-    cell = f"import os\nos.path.isdir({str(PROJECT_ROOT / 'solutions')!r})"
+    cell = f"import os\nos.path.isdir({str(ROOT / 'solutions')!r})"
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
 
     async def go():
@@ -299,3 +302,90 @@ def test_a_zygote_outside_bubblewrap_never_claims_bwrap(monkeypatch):
         zygote.stop()
     assert log.kernel == "warm" and log.level in ("netns", "limits"), log
     assert outputs[0]["data"]["text/plain"] == "True", outputs
+
+
+def simulate_no_strong_level(monkeypatch) -> None:
+    monkeypatch.setattr(levels, "bwrap_status", lambda: (False, "simulated: no user namespaces"))
+    monkeypatch.setattr(levels, "uid_status", lambda: (False, "simulated: not root"))
+
+
+def run_cli(monkeypatch, capsys, *argv) -> tuple[int, str]:
+    monkeypatch.setattr(sys, "argv", ["grader", *map(str, argv)])
+    with pytest.raises(SystemExit) as exit_:
+        cli_main.run()
+    return exit_.value.code, capsys.readouterr().err
+
+
+def test_grade_refuses_a_weak_level_nobody_chose(tmp_path, monkeypatch, capsys):
+    """Neither bubblewrap nor a uid per kernel: `auto` would leave the course readable, so
+    `grader grade` refuses, in one line that says why and how to accept the weak level."""
+    simulate_no_strong_level(monkeypatch)
+    code, err = run_cli(monkeypatch, capsys, "grade", SOLUTION, "-a", "matrix_calculus", "--out", tmp_path / "out",
+                        "--config", ROOT / "config.yaml", "--fresh")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("error: execution.sandbox: no sandbox level that hides the course"), err
+    assert "bwrap: simulated: no user namespaces; uid: simulated: not root" in err, err
+    assert re.search(r"name it: --sandbox (netns|limits) or execution\.sandbox: (netns|limits)", err), err
+    assert not (tmp_path / "out" / "results").exists(), "it graded anyway"
+
+
+def test_grade_at_a_chosen_weak_level_says_so_once_and_records_it(tmp_path, monkeypatch, capsys):
+    simulate_no_strong_level(monkeypatch)
+    code, err = run_cli(monkeypatch, capsys, "grade", SOLUTION, "-a", "matrix_calculus", "--out", tmp_path / "out",
+                        "--config", ROOT / "config.yaml", "--fresh", "--sandbox", "limits")
+    assert code == 0, err
+    notices = [line for line in err.splitlines() if line.startswith("sandbox:")]
+    why = "named in the configuration or with --sandbox (limits)"
+    assert notices == [f"sandbox: kernels run at level 'limits' (weak: a notebook can read files the grader "
+                       f"can read): {why}"], err
+    result = json.loads((tmp_path / "out" / "results" / f"{SOLUTION.stem}.json").read_text())
+    assert result["sandbox"]["level"] == "limits" and result["sandbox"]["why"] == why, result["sandbox"]
+    assert result["score"] == FULL
+
+
+def test_the_reason_for_a_level_is_the_same_on_every_run(monkeypatch):
+    """Results record why their level ran: the words may not change from run to run (no
+    temporary paths of the probes)."""
+    for status in (bwrap.probe, bwrap.probe_zygote, levels.uid_status):
+        status.cache_clear()
+    first = [levels.decide("auto", warm=w) for w in (False, True)]
+    for status in (bwrap.probe, bwrap.probe_zygote, levels.uid_status):
+        status.cache_clear()
+    assert [levels.decide("auto", warm=w) for w in (False, True)] == first
+    assert not [why for _, why in first if "grader-bwrap-probe-" in why or "grader-uid-probe-" in why]
+
+
+@pytest.fixture(scope="module")
+def uid_batches(tmp_path_factory, listener):
+    """The snooping notebook at the uid level (no bubblewrap: a uid and a mount namespace of
+    the kernel's own), by a fresh kernel and by a warm one."""
+    ok, why = levels.available("uid")
+    if not ok:
+        pytest.skip(f"the uid level does not run here: {why}")
+    folder = tmp_path_factory.mktemp("uid")
+    results = {}
+    for kernel in ("fresh", "warm"):
+        out, subs = folder / f"out_{kernel}", folder / f"subs_{kernel}"
+        out.mkdir()
+        subs.mkdir()
+        (out / "secret.txt").write_text("the batch's output")
+        snoop = write(notebook_with(SOLUTION, [snoop_cell(out, listener)]), subs, f"snoop_{kernel}")
+        results |= grade([snoop], out, cfg=config(sandbox="uid", kernel=kernel, cell_timeout=10,
+                                                   submission_timeout=90), workers=1)
+    return results
+
+
+@pytest.mark.parametrize("kernel", ["fresh", "warm"])
+def test_uid_level_hides_the_course_and_the_output(uid_batches, kernel):
+    r = uid_batches[f"snoop_{kernel}"]
+    assert r.sandbox["level"] == "uid" and r.sandbox["kernel"] == kernel, r.sandbox
+    assert r.sandbox["network"] == "isolated", r.sandbox
+    seen = observed(r)
+    # an empty root-owned tmpfs, or not there at all (the course folder above it is covered)
+    assert {seen["rubrics"], seen["solutions"], seen["out"]} <= {"FileNotFoundError", "empty"}, seen
+    # the system and the packages are not the kernel's to write (EACCES); its workdir and /tmp are
+    assert seen["write"] == {"usr": 13, "etc": 13, "site": 13, "cwd": "written", "tmp": "written"}, seen
+    assert seen["net"] != "connected", seen
+    assert seen["signal_grader"] == "PermissionError", seen
+    assert not seen["out_in_proc"], seen       # /proc shows the kernel's own processes only
+    assert r.score == FULL - 1 and by_question(r)["grad_inner"].status == "error", r.score

@@ -9,6 +9,13 @@ transform (a 2-D result to transpose, a float64 tensor to cast, ...); source
 mutants (drop a term, `=` for `+=`) are applicable when the solution's source
 has the construct. An applicable mutant that is not caught means the rubric
 is weak: its cases cannot tell the mutant from the solution.
+
+Caught is not enough: a student runs only the public cases (`grader check`)
+before submitting, so a mutant that only hidden cases catch passes their
+self-check and then loses points. Each outcome records whether a public case
+failed (`caught_public`); `Report.failures()` lists the mutants not caught at
+all and those caught by hidden cases alone, unless the question's rubric
+entry `hidden_only` names the mutant with a reason.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ RESULT_MUTANTS: dict[str, tuple[str, str]] = {
     "float32": ("cast the result to float32", "_t(r, lambda v: (v.float(), True) if _is64(v) else (v, False), numbers=False)"),
     "zeros": ("return zeros", "_t(r, lambda v: (v * 0, _nonzero(v)))"),
     "return_input": ("return the (first) input", "(args[0], True) if args else (r, False)"),
+    "no_step": ("return the start point unchanged (no step taken)", "_start(r, args)"),
 }
 
 # helpers defined once in the kernel (plain Python + torch; no grader import)
@@ -60,7 +68,17 @@ def _grader_mutant_helpers():
         if numbers and isinstance(r, (int, float)) and not isinstance(r, bool):
             return f(r)
         return r, False
-    return _is2d, _is64, _nonzero, _lists_T, _t
+    def _start(r, args):
+        # a solver's result (x, lam) replaced by the tensors it started from (x0, lam0)
+        if not isinstance(r, (tuple, list)) or not all(isinstance(v, torch.Tensor) for v in r):
+            return r, False
+        tensors = [a for a in args if isinstance(a, torch.Tensor)]
+        for i in range(len(tensors) - len(r) + 1):
+            run = tensors[i:i + len(r)]
+            if all(a.shape == v.shape for a, v in zip(run, r)):
+                return type(r)(a.detach().clone() for a in run), True
+        return r, False
+    return _is2d, _is64, _nonzero, _lists_T, _t, _start
 '''
 
 
@@ -70,7 +88,11 @@ class MutantOutcome:
     mutant: str
     description: str
     applicable: bool
-    caught: bool | None = None      # None when not applicable (not run)
+    caught: bool | None = None          # None when not applicable (not run)
+    caught_public: bool | None = None   # a public case failed: `grader check` shows the bug
+    hidden_only: str | None = None      # the rubric's reason why only hidden cases may catch it
+    hints: list[str] = field(default_factory=list)   # what the student was told
+    feedback: str = ""
 
 
 @dataclass
@@ -80,6 +102,15 @@ class Report:
 
     def missed(self) -> list[MutantOutcome]:
         return [o for o in self.outcomes if o.applicable and not o.caught]
+
+    def caught_by_hidden_only(self) -> list[MutantOutcome]:
+        """Caught, but by hidden cases alone, and not marked `hidden_only` in the rubric: a
+        student's self-check passes code that the grading then fails."""
+        return [o for o in self.outcomes if o.applicable and o.caught and not o.caught_public
+                and not o.hidden_only]
+
+    def failures(self) -> list[MutantOutcome]:
+        return self.missed() + self.caught_by_hidden_only()
 
 
 def _wrap_code(name: str, saved: str, body: str) -> str:
@@ -161,11 +192,43 @@ class _AccumulateWithAssign(ast.NodeTransformer):
         return node
 
 
+class _OverwriteGrad(ast.NodeTransformer):
+    """Before each statement that calls `.backward()`, `t.grad = None` for every `t` whose
+    `.grad` the function reads: each backward call then overwrites the gradient instead of
+    adding to it (torch's accumulation lost, as with a `zero_grad()` in the loop)."""
+
+    def __init__(self, every: bool = True) -> None:
+        self.done = False
+        self.leaves: list[str] = []
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        self.leaves = sorted({n.value.id for n in ast.walk(node) if isinstance(n, ast.Attribute)
+                              and n.attr == "grad" and isinstance(n.value, ast.Name)})
+        return self.generic_visit(node) if self.leaves else node
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        super().generic_visit(node)
+        for name in ("body", "orelse"):
+            body = getattr(node, name, None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.stmt):
+                setattr(node, name, [new for stmt in body for new in self._reset(stmt) + [stmt]])
+        return node
+
+    def _reset(self, stmt: ast.stmt) -> list[ast.stmt]:
+        calls_backward = isinstance(stmt, (ast.Expr, ast.Assign)) and any(
+            isinstance(n, ast.Attribute) and n.attr == "backward" for n in ast.walk(stmt))
+        if not calls_backward:
+            return []
+        self.done = True
+        return [ast.parse(f"{leaf}.grad = None").body[0] for leaf in self.leaves]
+
+
 TRANSFORMERS = {"drop_term": _DropFirstTerm, "accumulate_eq": _AccumulateWithAssign,
-                "flip_sign": _FlipDerivativeSign}
+                "flip_sign": _FlipDerivativeSign, "overwrite_grad": _OverwriteGrad}
 SOURCE_MUTANTS = {"drop_term": "drop a term (the first + or - of a result)",
                   "accumulate_eq": "accumulate gradients with = instead of +=",
-                  "flip_sign": "flip the sign of a derivative rule"}
+                  "flip_sign": "flip the sign of a derivative rule",
+                  "overwrite_grad": "reset .grad before each backward(): gradients overwritten, not added"}
 #: the method of a Dual / Value that each graph operation calls
 METHOD_OF_OP = {"add": "__add__", "sub": "__sub__", "mul": "__mul__", "div": "__truediv__",
                 "radd": "__radd__", "rsub": "__rsub__", "rmul": "__rmul__", "rdiv": "__rtruediv__",
@@ -195,7 +258,7 @@ def mutants_for(q: Question) -> list[str]:
     `=` for `+=` over the whole class, and a dropped term / flipped derivative sign in each
     method the question's operations call."""
     if getattr(q.check, "via", None) != "class":
-        return [*RESULT_MUTANTS, "swap_args", "drop_term", "accumulate_eq"]
+        return [*RESULT_MUTANTS, "swap_args", "drop_term", "accumulate_eq", "overwrite_grad"]
     ops = q.check.graphs.ops if q.check.graphs.generator in ("single_op", "random_dag") else (
         ["add", "mul"] if q.check.graphs.generator == "reuse" else
         ["mul", "add", "sub"] if q.check.graphs.generator == "accumulate" else [])
@@ -253,7 +316,7 @@ async def run_mutant(ctx: GradeContext, q: Question, mutant: str, grade: t.Calla
         setup = f"{saved} = {name}\n{saved}_hit = [False]\n" + _swap_code(name, saved)
     else:
         setup = (KERNEL_HELPERS + f"{saved} = {name}\n{saved}_hit = [False]\n"
-                 f"_is2d, _is64, _nonzero, _lists_T, _t = _grader_mutant_helpers()\n"
+                 f"_is2d, _is64, _nonzero, _lists_T, _t, _start = _grader_mutant_helpers()\n"
                  + _wrap_code(name, saved, RESULT_MUTANTS[mutant][1]))
     await kernel.execute(setup, timeout=30)
     recorder = RecordingSession(ctx.session)
@@ -263,8 +326,17 @@ async def run_mutant(ctx: GradeContext, q: Question, mutant: str, grade: t.Calla
     applicable = hit.value_text == "True"
     if kind in SOURCE_MUTANTS and original is not None:
         applicable = recorder.seen != original
-    return MutantOutcome(q.id, mutant, description, applicable,
-                         caught=result.score < result.max_score if applicable else None)
+    if not applicable:
+        return MutantOutcome(q.id, mutant, description, False)
+    return MutantOutcome(q.id, mutant, description, True, caught=result.score < result.max_score,
+                         caught_public=caught_by_public(result), hidden_only=q.hidden_only.get(mutant),
+                         hints=list(result.hints), feedback=result.feedback)
+
+
+def caught_by_public(result) -> bool:
+    """Whether the public cases alone (what `grader check` runs) take points: a public case
+    failed, or the question broke a rule that costs its points whatever the cases say."""
+    return bool(result.public_failures) or result.status == "forbidden"
 
 
 async def mutation_test(cfg, rubric, solution_path) -> Report:

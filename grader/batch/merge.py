@@ -22,12 +22,19 @@ from grader.rubric.model import Rubric
 COPIED = ("results", "feedback", "gradescope")   # per-submission folders of a batch output
 
 
-def read_results(folder: Path) -> dict[str, tuple[SubmissionResult, bytes, Path]]:
+def read_results(folder: Path, notes: list[str] | None = None) -> dict[str, tuple[SubmissionResult, bytes, Path]]:
+    """The shard's results that its batch log names (others were not written by the grader:
+    skipped, and said in `notes`)."""
     found = {}
     results = folder / "results"
     if not results.is_dir():
         raise InputError(folder, "not a batch output: no results/ folder")
+    logged = log.result_hashes(log.read(folder))
     for path in sorted(results.glob("*.json")):
+        if not logged.get(path.stem):
+            if notes is not None:
+                notes.append(f"{path}: not in {log.LOG_NAME} (not written by the grader); skipped")
+            continue
         raw = path.read_bytes()
         try:
             found[path.stem] = (SubmissionResult.model_validate_json(raw), raw, path)
@@ -36,17 +43,25 @@ def read_results(folder: Path) -> dict[str, tuple[SubmissionResult, bytes, Path]
     return found
 
 
-def merge_results(shards: list[Path], rubric: Rubric) -> list[SubmissionResult]:
-    """Every result of every shard, checked for one rubric and no conflicting duplicates."""
+def merge_results(shards: list[Path], rubric: Rubric, notes: list[str] | None = None) -> list[SubmissionResult]:
+    """Every result of every shard, checked for one rubric, no conflicting duplicates, and
+    bytes that are the ones its shard's batch log recorded (else that shard is regraded)."""
     fingerprint = rubric.fingerprint()
     merged: dict[str, tuple[SubmissionResult, bytes, Path]] = {}
+    hashes = {}
     for folder in shards:
-        for sub_id, (result, raw, path) in read_results(folder).items():
+        logged = log.result_hashes(log.read(folder))
+        for sub_id, (result, raw, path) in read_results(folder, notes).items():
+            hashes[path] = (logged[sub_id], log.digest(raw))
             if result.assignment != rubric.assignment or result.rubric_sha256 != fingerprint:
                 raise InputError(path, f"graded against another rubric than {rubric.assignment} as it is now")
             if sub_id in merged and merged[sub_id][1] != raw:
                 raise InputError(path, f"'{sub_id}' is also in {merged[sub_id][2]} with another result")
             merged[sub_id] = (result, raw, path)
+    for path, (recorded, actual) in hashes.items():
+        if recorded != actual:
+            raise InputError(path, f"changed after the grader wrote it (its sha256 is not the one in "
+                             f"{log.LOG_NAME}); regrade that shard")
     if not merged:
         raise InputError(shards[0], "no results to merge")
     return [merged[k][0] for k in sorted(merged)]
@@ -58,7 +73,10 @@ def copy_outputs(shards: list[Path], dest: Path) -> None:
     for folder in shards:
         for name in COPIED:
             base = folder / name
+            logged = log.result_hashes(log.read(folder)) if name == "results" else {}
             for src in sorted(base.rglob("*")) if base.is_dir() else []:
+                if name == "results" and not logged.get(src.stem):
+                    continue        # not the grader's (`read_results` said so)
                 if src.is_file() and not src.name.startswith("."):
                     write_atomic_bytes(dest / name / src.relative_to(base), src.read_bytes())
     for name in (log.LOG_NAME, "errors.log"):

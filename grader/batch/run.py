@@ -6,6 +6,14 @@ files and then its JSON result atomically, and log it (`log.append`). The
 batch reports (gradebook, JUnit, summary) are written once at the end from
 every result, reused or new, so a resumed batch ends with the same files as
 one that never stopped.
+
+Results come only from this process: which earlier results still hold is
+decided for every submission before any kernel runs, a result is reused only
+when its bytes are the ones the batch log recorded, and at the end `seal`
+puts back any result file of this batch that changed on disk, drops log lines
+this process did not write, and notes result files nobody logged (ignored).
+A kernel can write into the output folder only at a weak sandbox level
+(netns, limits): at bwrap and uid the folder does not exist for it.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import errno
+import os
 import time
 import traceback
 import typing as t
@@ -21,11 +30,11 @@ from pathlib import Path
 from grader.batch import log
 from grader.batch.executors import LocalExecutor
 from grader.batch.resume import previous_result
-from grader.batch.writers import ReportOptions, write_batch, write_result
+from grader.batch.writers import ReportOptions, result_path, write_batch, write_result
 from grader.config import Config
 from grader.errors import OutputError
 from grader.pipeline import not_run, submission_result
-from grader.reports.result import SubmissionResult
+from grader.reports.result import SubmissionResult, write_atomic_bytes
 from grader.rubric.model import Rubric
 from grader.submissions import Submission
 
@@ -45,46 +54,101 @@ async def _grade_safely(executor, sub: Submission, rubric: Rubric, public_only: 
                                  questions=[not_run(q, "internal grader error") for q in rubric.questions])
 
 
-def _writing(out: Path, action: t.Callable[[], None]) -> None:
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
+def seal(out: Path, results: list[SubmissionResult], written: dict[str, str], log_before: bytes,
+         ours: list[log.Entry], formats: t.Iterable[str], rubric: Rubric, report: ReportOptions) -> list[str]:
+    """After the batch (no kernel runs any more): the output folder holds only what this
+    process wrote. A result file of this batch that changed on disk is written again (with its
+    feedback), log lines this process did not write are dropped, and result files that no log
+    line names are left alone but noted (nothing reads them). Notes for the summary."""
+    notes = []
+    for result in results:
+        path = result_path(out, result.submission)
+        if log.digest(_read_bytes(path)) != written.get(result.submission):
+            write_result(out, result, formats, rubric, report)
+            notes.append(f"{result.submission}: {path.name} was changed during the batch by another "
+                         "hand; written again")
+    expected = log_before + b"".join(log.line_of(e) for e in ours)
+    if _read_bytes(log.log_path(out)) != expected:
+        write_atomic_bytes(log.log_path(out), expected)
+        notes.append(f"{log.LOG_NAME}: lines the grader did not write were dropped")
+    known = log.result_hashes(log.read(out))
+    for path in sorted((out / "results").glob("*.json")):
+        if path.stem not in known:
+            notes.append(f"{path.name}: not written by the grader (not in {log.LOG_NAME}); ignored")
+    return notes
+
+
+def _writing(out: Path, action: t.Callable[[], t.Any]) -> t.Any:
     """Run a write; a full disk or a read-only folder stops the batch with one clear line."""
     try:
-        action()
+        return action()
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EFBIG):
             raise OutputError(getattr(exc, "filename", None) or out, exc) from None
         raise
 
 
+def kernel_hide(subs: list[Submission], cfg: Config, out: Path, extra: t.Iterable[Path] = ()) -> tuple[Path, ...]:
+    """What the batch's kernels must not see besides the course's rubrics and solutions
+    (`pipeline.hidden_paths`): the output folder, the config's folder and the folders the
+    submissions were found in (other students' notebooks)."""
+    folders = {out, cfg.base_dir, *extra, *(Path(s.path).parent for s in subs)}
+    return tuple(sorted(Path(os.path.abspath(f)) for f in folders))
+
+
 async def grade_batch(subs: list[Submission], rubric: Rubric, cfg: Config, out: Path, *,
                       workers: int, public_only: bool = False, force: bool = False,
                       on_done: OnDone | None = None, report: ReportOptions = ReportOptions(),
-                      executor=None, notes: list[str] | None = None) -> list[SubmissionResult]:
+                      executor=None, notes: list[str] | None = None,
+                      hide: t.Iterable[Path] = ()) -> list[SubmissionResult]:
     """Every submission's result (sorted by id). Why a result was graded again goes to the
-    summary (after `report.notes`, e.g. the collection's) and into `notes` if given."""
+    summary (after `report.notes`, e.g. the collection's) and into `notes` if given.
+    `hide`: more folders the kernels must not see (the rubric's, when given by path)."""
     cfg = cfg.with_kernel(batch=True)
-    executor = executor or LocalExecutor(rubric, cfg, workers=workers, public_only=public_only, hide=(out,))
+    out.mkdir(parents=True, exist_ok=True)   # it exists before any kernel does: one it cannot see
+    executor = executor or LocalExecutor(rubric, cfg, workers=workers, public_only=public_only,
+                                         hide=kernel_hide(subs, cfg, out, hide))
     regraded: list[str] = []
     fingerprint = rubric.fingerprint()
     results: list[SubmissionResult] = []
+    log_before = _read_bytes(log.log_path(out))
+    logged = log.result_hashes(log.read(out))
+    ours: list[log.Entry] = []          # the lines this process appends
+    written: dict[str, str] = {}        # submission -> sha256 of the result file it holds
+    # every decision before any kernel runs: nothing a notebook writes can change one
+    before = {s.id: previous_result(out, s, fingerprint=fingerprint, public_only=public_only, logged=logged)
+              for s in subs}
+
+    def record(entry: log.Entry) -> None:
+        _writing(out, lambda: log.append(out, entry))
+        ours.append(entry)
+        written[entry.submission] = entry.result_sha256
 
     async def one(sub: Submission) -> None:
-        before = previous_result(out, sub, fingerprint=fingerprint, public_only=public_only)
-        if before.result is not None and not force:
-            _writing(out, lambda: write_result(out, before.result, cfg.formats, rubric, report,
+        prior = before[sub.id]
+        if prior.result is not None and not force:
+            _writing(out, lambda: write_result(out, prior.result, cfg.formats, rubric, report,
                                                only_missing=True))
-            _writing(out, lambda: log.append(out, log.Entry(sub.id, sub.sha256, "reused")))
-            results.append(before.result)
+            record(log.Entry(sub.id, sub.sha256, "reused", result_sha256=logged[sub.id]))
+            results.append(prior.result)
             if on_done:
-                on_done(before.result, True)
+                on_done(prior.result, True)
             return
-        if before.why_regrade:
-            regraded.append(f"{sub.id}: graded again ({before.why_regrade})")
+        if prior.why_regrade:
+            regraded.append(f"{sub.id}: graded again ({prior.why_regrade})")
         started = time.perf_counter()
         result = await _grade_safely(executor, sub, rubric, public_only, out / "errors.log")
         seconds = time.perf_counter() - started
         _writing(out, lambda: write_result(out, result, cfg.formats, rubric, report))
-        _writing(out, lambda: log.append(out, log.Entry(sub.id, sub.sha256, "graded", round(seconds, 3),
-                                                        round(result.student_seconds, 3), before.why_regrade)))
+        record(log.Entry(sub.id, sub.sha256, "graded", round(seconds, 3), round(result.student_seconds, 3),
+                         prior.why_regrade, log.digest(result.to_json().encode("utf-8"))))
         results.append(result)
         if on_done:
             on_done(result, False)
@@ -98,6 +162,7 @@ async def grade_batch(subs: list[Submission], rubric: Rubric, cfg: Config, out: 
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
+    regraded += _writing(out, lambda: seal(out, results, written, log_before, ours, cfg.formats, rubric, report))
     regraded.sort()
     if notes is not None:
         notes.extend(regraded)

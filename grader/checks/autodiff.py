@@ -5,25 +5,35 @@ graph goes to the kernel as data; there the expression interpreter builds it
 out of the student's objects (a scenario) or hands it to the student's
 `derivative` / `jvp` / `jacobian` / `vjp` as `f`. What comes back is plain
 floats, compared with torch's forward- or reverse-mode result on the same
-specification. Failures are explained by the smallest failing graph (a
-single operation this submission gets wrong), by matching a buggy reference
-engine (overwritten or double-counted gradients), or by sign.
+specification. Failures are explained (grader.checks.autodiff_explain) by
+the smallest failing graph (a single operation this submission gets wrong),
+the operation it is built on (grader.checks.class_ops), a buggy reference
+engine (overwritten or double-counted gradients), swapped operands, sign, or
+the exception a method raised, with the argument that broke it.
+
+Public cases are made to show what hidden cases catch: a reverse-mode
+operation is also tested with its operand used again (`x.exp() + x`), `**`
+at a negative base and with float exponents, and the public random graphs
+of a class question together exercise every operation it lists
+(generate.covering_dag).
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import re
 import typing as t
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from grader.checks import engines
+from grader.checks import autodiff_explain as ex
+from grader.checks import class_ops, engines
 from grader.checks.cases import numbered_cases
+from grader.checks.compare import DEFAULT_TOLERANCE
 from grader.checks.context import GradeContext, Prepared
+from grader.checks.graph_text import spell
 from grader.checks.scoring import GeneratedCase, Verdict, outcome_failure, score_question
 from grader.expr import generate
 from grader.expr.spec import BINARY, OPS, Builder, Graph
@@ -36,6 +46,8 @@ from grader.rubric.model import ForwardModeCheck, GraphSpec, Question, ReverseMo
 #: (rtol, atol): students compute in Python floats (float64) in another order than torch
 TOLERANCE = (1e-6, 1e-9)
 NUMBERS = (2.0, -1.5, 0.5, 3.0, -0.75)
+POW_EXPONENTS = (3, 0.5, -1, 2.0, 1.5, 2, -0.5)
+COVER_TRIES = 100     # seeds tried per public random graph, for one that exercises the ops not yet seen
 
 
 @dataclass(frozen=True)
@@ -48,27 +60,6 @@ class GraphCase(GeneratedCase):
     @property
     def graph(self) -> Graph:
         return self.graphs[0]
-
-
-
-_TOKEN = re.compile(r"\b[abc]\b")
-
-
-def spell(graph: Graph, limit: int = 300) -> str:
-    """The graph as Python source for feedback, from each op's spelling in spec.OPS."""
-    names: list[str] = []
-    for node in graph.nodes:
-        if node.op == "const":
-            names.append(repr(node.const))
-            continue
-        args = [a if isinstance(a, str) else names[a] for a in node.args]
-        parts = {"a": args[0], "b": args[1] if len(args) > 1 else "", "c": repr(node.const)}
-        wrap = {k: f"({v})" if " " in v else v for k, v in parts.items()}
-        names.append(_TOKEN.sub(lambda m: wrap[m.group(0)], OPS[node.op].python))
-        if len(names[-1]) > limit:
-            names[-1] = f"<{len(graph.nodes)}-node graph>"
-    outs = [names[o] for o in graph.outputs]
-    return outs[0] if len(outs) == 1 else "[" + ", ".join(outs) + "]"
 
 
 # -- cases ---------------------------------------------------------------------
@@ -88,20 +79,36 @@ def _reuse_family(seed: int) -> Graph:
     return b.build([out])
 
 
-def _generate(spec: GraphSpec, seed: int, number: int, outputs: int) -> tuple[tuple[Graph, ...], list, str | None]:
+def _generate(spec: GraphSpec, seed: int, number: int, outputs: int, mode: str,
+              covered: set[str] | None, share: int = 1) -> tuple[tuple[Graph, ...], list, str | None]:
     rng = np.random.default_rng(seed)
     if spec.generator == "single_op":
         op = spec.ops[(number - 1) % len(spec.ops)]
         const = None
         if op in BINARY and spec.number_right or OPS[op].const == "left operand":
             const = float(rng.choice(NUMBERS))
-        elif op == "pow":
-            const = generate.EXPONENTS[int(rng.integers(len(generate.EXPONENTS)))]
-        g = generate.single_op(op, seed=seed, n_points=1, const=const)
-        return (g.graph,), list(g.points[0]), op
+        elif op == "pow":   # in turn: int, float, negative int, integral float, ...
+            const = POW_EXPONENTS[(number - 1) // len(spec.ops) % len(POW_EXPONENTS)]
+        # reverse mode: every second round through the ops uses the operand again
+        # (`x.exp() + x`), so a backward step that overwrites .grad fails this op's question
+        reuse = mode == "reverse" and (number - 1) // len(spec.ops) % 2 == 1
+        g = generate.single_op(op, seed=seed, n_points=1, const=const, reuse=reuse)
+        x = list(g.points[0])
+        if op == "pow" and float(const).is_integer() and number % 2 == 1:
+            x[0] = -abs(x[0])   # a negative base: `a ** 3` must not go through log(a)
+        return (g.graph,), x, op
     if spec.generator == "random_dag":
-        g = generate.random_dag(seed, n_inputs=spec.inputs, n_nodes=spec.nodes, n_outputs=outputs,
-                                ops=tuple(spec.ops), n_points=1)
+        kwargs = dict(n_inputs=spec.inputs, n_nodes=spec.nodes, n_outputs=outputs, numbers=_numbers(spec),
+                      ops=tuple(spec.ops))
+        if covered is None:   # hidden cases, and the functions built on the class: as drawn
+            g = generate.random_dag(seed, n_points=1, **kwargs)
+        else:   # public: together the public cases exercise every op of the question
+            wanted = generate.features_wanted(spec.ops, _numbers(spec)) | (
+                set(engines.MISTAKES) if mode == "reverse" and outputs == 1 else set())
+            g, found = generate.covering_dag((seed + k * 1_000_003 for k in range(COVER_TRIES)), covered,
+                                             wanted, functools.partial(_features, mode, covered), share,
+                                             **kwargs)
+            covered |= found
         return (g.graph,), list(g.points[0]), None
     if spec.generator == "deep_chain":
         g = generate.deep_chain(seed, depth=spec.depth, n_outputs=outputs, templates=tuple(spec.ops),
@@ -116,6 +123,34 @@ def _generate(spec: GraphSpec, seed: int, number: int, outputs: int) -> tuple[tu
     graphs = (generate.single_op(str(first)).graph, generate.single_op(str(second)).graph)
     x = generate.sample_inputs(graphs[0], seed, 1)[0]
     return graphs, list(x), None
+
+
+def _features(mode: str, covered: set[str], g: generate.Generated) -> set[str]:
+    """What one random graph exercises: its effective ops and, in reverse mode, the engine
+    mistakes (an overwritten .grad, a node's backward run twice) that change its gradients
+    (looked for only while not yet `covered`: a reference engine run is slow)."""
+    x = list(g.points[0])
+    found = generate.effective_ops(g.graph, x)
+    mistakes = [m for m in engines.MISTAKES if m not in covered]
+    if mode == "reverse" and len(g.graph.outputs) == 1 and mistakes:
+        right = expected_grads(g.graph, x)
+        for mistake, candidate in engines.candidates(g.graph, x, mistakes):
+            if not ex.close(candidate, right, *TOLERANCE)[0]:
+                found.add(mistake)
+    return found
+
+
+def expected_grads(graph: Graph, x: list[float]) -> list[float]:
+    xt = torch.tensor(x, dtype=torch.float64)
+    return reverse_reference(graph, xt, torch.ones(1, dtype=torch.float64))[1].tolist()
+
+
+def _numbers(spec: GraphSpec) -> bool:
+    """Plain numbers as operands only where the question lists an op that takes one: the
+    functions built on a class (`derivative`, `jvp`, `jacobian`, `vjp`) are tested on graphs of
+    `+` and `*` between the class's objects, so a class that lacks `x + 2.0` loses only
+    the question about `x + 2.0` (a missing operation costs only its own question)."""
+    return spec.number_right or any(OPS[op].const == "left operand" for op in spec.ops)
 
 
 _PLANNED: dict[tuple[str, bool], list[tuple[GraphCase, t.Any]]] = {}
@@ -136,10 +171,19 @@ def graph_cases(q: Question, public_only: bool) -> list[GraphCase]:
     # derivative takes f: R -> R; a Value's backward() starts from one output
     one_output = check.via == "derivative" or (check.via == "class" and check.kind == "reverse_mode")
     outputs = 1 if one_output else check.graphs.outputs
+    mode = "forward" if check.kind == "forward_mode" else "reverse"
+    covered: set[str] = set()
     out: list[GraphCase] = []
     for visibility, number, seed in numbered_cases(q, hidden=not public_only):
         seed = seed * 10_007 + number
-        graphs, x, op = _generate(check.graphs, seed, number, outputs)
+        if check.via == "vjp" and number % 2 == 1:   # square J: `J v` and `v^T J` both fit, and differ
+            outputs = check.graphs.inputs
+        elif check.via == "vjp":
+            outputs = check.graphs.outputs
+        public = visibility == "public"
+        cover = public and check.via == "class"
+        graphs, x, op = _generate(check.graphs, seed, number, outputs, mode, covered if cover else None,
+                                  share=q.cases.public.count - number + 1)
         rng = np.random.default_rng([seed, 7])
         m = len(graphs[0].outputs)
         v = rng.uniform(-1, 1, m if check.via == "vjp" else len(x)) if check.via in ("jvp", "vjp") else ()
@@ -191,171 +235,174 @@ def expected(check, case: GraphCase) -> t.Any:
     return reverse_reference(case.graph, x, torch.tensor(case.v, dtype=torch.float64))[1].tolist()
 
 
-def _flat(a) -> list[float] | None:
-    if isinstance(a, (int, float)):
-        return [float(a)]
-    if isinstance(a, list):
-        out: list[float] = []
-        for item in a:
-            f = _flat(item)
-            if f is None:
-                return None
-            out.extend(f)
-        return out
-    return None
-
-
-def _shape(a) -> tuple:
-    return (len(a), *(_shape(a[0]) if a else ())) if isinstance(a, list) else ()
-
-
-def _ratio(got: list[float], ref: list[float], rtol: float, atol: float) -> float:
-    worst = 0.0
-    for g, r in zip(got, ref):
-        if not math.isfinite(g):
-            return math.inf
-        worst = max(worst, abs(g - r) / (atol + rtol * abs(r)))
-    return worst
-
-
 # -- judging -----------------------------------------------------------------------
 
-def _close(got, ref, rtol, atol) -> tuple[bool, float]:
-    g, r = _flat(got), _flat(ref)
-    if g is None or r is None or len(g) != len(r) or _shape(got) != _shape(ref):
-        return False, math.inf
-    ratio = _ratio(g, r, rtol, atol)
-    return ratio <= 1.0, ratio
+@dataclass
+class GraphVerdict(Verdict):
+    node: str | None = None     # the node whose operation raised, spelled (it may not feed an output)
 
 
-def _sign_flipped(got: list[float], ref: list[float], rtol: float, atol: float) -> bool:
-    return any(r != 0 for r in ref) and _ratio([-v for v in got], ref, rtol, atol) <= 1.0
+def _tolerance(q: Question, got) -> tuple[float, float]:
+    """The closeness rule of the dtype the student computed in: an engine whose every
+    number is a float32 (numpy.float32 data) is held to float32's tolerance, in every
+    part of the verdict (values, derivatives, and the words that explain them)."""
+    numbers = ex.flat(got) or []
+    dtype = "float32" if numbers and all(
+        not math.isfinite(v) or float(np.float32(v)) == v for v in numbers) else "float64"
+    override = q.tolerance.get(dtype)
+    if override:
+        return override.rtol, override.atol
+    return TOLERANCE if dtype == "float64" else DEFAULT_TOLERANCE["float32"]
 
 
-def _single_op_problem(case: GraphCase, got, ref, rtol, atol, mode: str) -> tuple[str, str | None]:
-    """Which part of one operation is wrong: its value, or its derivative w.r.t. which input."""
-    text = spell(case.graph)
-    values_got, values_ref = _values(got, mode), _values(ref, mode)
-    if not _close(values_got, values_ref, rtol, atol)[0]:
-        return f"the forward value of `{text}` is wrong", None
-    partial_got, partial_ref = _partials(got, mode), _partials(ref, mode)
-    for j, name in enumerate(case.graph.inputs):
-        g, r = partial_got[j], partial_ref[j]
-        if _close(g, r, rtol, atol)[0]:
-            continue
-        rule = {"mul": " (product rule)", "div": " (quotient rule)", "rdiv": " (quotient rule)"}.get(case.op, "")
-        if _sign_flipped(_flat(g) or [], _flat(r) or [], rtol, atol):
-            return (f"sign error in the derivative of `{text}` with respect to {name}{rule}",
-                    f"check the sign in the derivative rule of `{case.op}`{rule}")
-        return (f"wrong derivative of `{text}` with respect to {name}: got {_fmt(g)}, expected {_fmt(r)}",
-                f"the derivative rule of `{case.op}` is wrong (its value is right)")
-    return f"wrong result for `{text}`", None
+def _class_name(q: Question) -> str:
+    return next((name for name in reversed(q.calls) if name[:1].isupper()), q.calls[-1])
 
 
-def _values(result, mode: str):
-    """Forward values out of a class result: Dual [[real, dual]...] per direction; Value [data, grad]."""
-    return [pair[0] for pair in result[0]] if mode == "forward" else result[0]
-
-
-def _partials(result, mode: str) -> list:
-    """Per input, its derivative(s): Dual per direction j the duals; Value the leaf grads."""
-    if mode == "forward":
-        return [[pair[1] for pair in column] for column in result]
-    return [[g] for g in result[1]]
-
-
-def _fmt(v) -> str:
-    flat = _flat(v) or []
-    return ", ".join(f"{x:.6g}" for x in flat[:6]) + (" ..." if len(flat) > 6 else "")
-
-
-def _well_formed(check, case: GraphCase, got) -> str | None:
+def _well_formed(check, case: GraphCase, got) -> tuple[str, str | None] | None:
     """What is wrong with the *shape* of what came back, in the terms of the exercise."""
     n, m = len(case.x), len(case.graph.outputs)
-    if check.via == "jacobian" and _shape(got) == (n, m) and n != m:
-        return f"returned a {n} x {m} list: that is the transposed Jacobian; J is m x n (one row per output)"
+    if check.via == "jacobian" and ex.shape(got) == (n, m) and n != m:
+        return f"returned a {n} x {m} list: that is the transposed Jacobian; J is m x n (one row per output)", None
     want = {"derivative": (), "jacobian": (m, n), "jvp": (2, m), "vjp": (n,)}.get(check.via)
-    if want is not None and _shape(got) != want:
-        shape = " x ".join(map(str, _shape(got))) or "a number"
+    if want is not None and ex.shape(got) != want:
+        shape = " x ".join(map(str, ex.shape(got))) or "a number"
         wanted = " x ".join(map(str, want)) or "a number"
-        return f"returned {shape}, expected {wanted}"
+        hint = None
+        if check.via == "vjp" and ex.shape(got) == (m,):
+            hint = ("one value per output is `J v`'s shape (a forward-mode product); `v^T J` has one "
+                    "value per input")
+        return f"returned {shape}, expected {wanted}", hint
     return None
 
 
-def judge(check, mode: str, case: GraphCase, ref, outs: list[CallOutcome], fn: str,
-          ctx: GradeContext, rtol: float, atol: float) -> Verdict:
+def judge(q: Question, mode: str, case: GraphCase, ref, outs: list[CallOutcome], ctx: GradeContext) -> Verdict:
+    check = q.check
     bad = next((o for o in outs if o.status != "ok" or o.value is None), None)
     if bad is not None:
-        kind, message, hint = outcome_failure(fn, bad)
-        if case.op and kind == "unsupported":
-            ctx.op_failures.setdefault(mode, {})[case.op] = message
-        return Verdict(case, False, kind, message, hint, expected=ref)
+        return _failed_call(q, mode, case, ref, bad, ctx)
     try:
         per_direction = check.via == "class" and mode == "forward"
         got = [as_numbers(o.value) for o in outs] if per_direction else as_numbers(outs[0].value)
     except NotNumbers as exc:
-        return Verdict(case, False, "wrong", str(exc), expected=ref)
+        return GraphVerdict(case, False, "wrong", str(exc), expected=ref)
     autograd = any(o.autograd_calls for o in outs)
     shape_problem = _well_formed(check, case, got)
     if shape_problem:
-        return Verdict(case, False, "wrong", shape_problem, expected=ref, got=got, autograd=autograd)
-    ok, ratio = _close(got, ref, rtol, atol)
-    verdict = Verdict(case, ok, "ok" if ok else "wrong", expected=ref, got=got, ratio=ratio, autograd=autograd)
+        return GraphVerdict(case, False, "wrong", shape_problem[0], shape_problem[1], expected=ref, got=got,
+                            autograd=autograd)
+    rtol, atol = _tolerance(q, got)
+    ok, ratio = ex.close(got, ref, rtol, atol)
+    verdict = GraphVerdict(case, ok, "ok" if ok else "wrong", expected=ref, got=got, ratio=ratio, autograd=autograd)
     if not ok:
-        verdict.message, verdict.hint = _explain(check, mode, case, got, ref, ctx, rtol, atol)
+        verdict.message, verdict.hint = _explain(q, mode, case, got, ref, ctx, rtol, atol)
     return verdict
 
 
-def _explain(check, mode, case, got, ref, ctx, rtol, atol) -> tuple[str, str | None]:
+def _failed_call(q: Question, mode: str, case: GraphCase, ref, out: CallOutcome, ctx: GradeContext) -> Verdict:
+    kind, message, hint = outcome_failure(q.calls[0], out)
+    cls, node = _class_name(q), None
+    if kind == "unsupported":
+        defined = class_ops.defined_methods(ctx.code, cls)
+        message, hint, node = ex.unsupported(out.error or message, case.graphs, defined, cls)
+    elif out.recursion:
+        hint = ex.recursion_hint(mode, case.graph, out.line, cls)
+    elif kind == "error" and case.op and q.check.via == "class":   # the operation's method raised
+        message, hint = ex.raised(case.op, _const_of(case), out.error or "an exception", out.line, cls,
+                                  spell(case.graph))
+    if case.op and kind not in ("missing", "not_implemented", "timeout", "crashed"):
+        hint = ex.root_cause(case, ctx.op_failures.get(mode, {}), class_ops.built_on(ctx.code, cls), cls) or hint
+        ctx.op_failures.setdefault(mode, {})[case.op] = message
+    return GraphVerdict(case, False, kind, message, hint, expected=ref, node=node)
+
+
+def _const_of(case: GraphCase):
+    """The number a one-operation case hands the method: a reflected op's left number,
+    pow's exponent, or the number on the right of `x + 2.0`."""
+    node = next(n for n in case.graph.nodes if n.op == case.op)
+    if node.const is not None:
+        return node.const
+    second = node.args[1] if len(node.args) > 1 else None
+    if type(second) is int and case.graph.nodes[second].op == "const":
+        return case.graph.nodes[second].const
+    return None
+
+
+def _explain(q: Question, mode, case, got, ref, ctx, rtol, atol) -> tuple[str, str | None]:
+    check, cls = q.check, _class_name(q)
     if check.via == "class" and case.op:
-        message, hint = _single_op_problem(case, got, ref, rtol, atol, mode)
+        message, hint = ex.single_op_problem(case, got, ref, rtol, atol, mode, cls)
+        hint = ex.root_cause(case, ctx.op_failures.get(mode, {}), class_ops.built_on(ctx.code, cls), cls,
+                             own=message.startswith(ex.OVERWRITTEN)) or hint
         ctx.op_failures.setdefault(mode, {})[case.op] = message
         return message, hint
-    message = _wrong_message(check, mode, got, ref)
+    message = ex.wrong_message(check.via, mode, got, ref, rtol, atol)
     used = {n.op for g in case.graphs for n in g.nodes}
     failing = [op for op in ctx.op_failures.get(mode, {}) if op in used]
     if failing:
         op = failing[0]
         return message, f"the smallest failing graph is a single `{op}`: {ctx.op_failures[mode][op]}"
     if mode == "reverse" and check.via == "class":
-        grads = got[1]
-        if len(case.graphs) > 1:
-            last = reverse_reference(case.graphs[-1], torch.tensor(case.x, dtype=torch.float64),
-                                     torch.ones(1, dtype=torch.float64))[1].tolist()
-            if _close(grads, last, rtol, atol)[0]:
-                return message, ("the leaves' .grad kept only the last backward pass: gradients must "
-                                 "accumulate with `+=` across graphs and backward calls, as in torch")
-        for mistake, candidate in engines.candidates(case.graph, list(case.x)):
-            if _close(grads, candidate, rtol, atol)[0] and not _close(candidate, ref[1], rtol, atol)[0]:
-                return message, engines.MISTAKES[mistake]
+        hint = _engine_mistake(case, got, ref, rtol, atol)
+        if hint:
+            return message, hint
+    if check.via == "vjp" and ex.forward_product(case.graph, list(case.x), list(case.v), got, rtol, atol):
+        return message, ex.FORWARD_PRODUCT
     if check.via != "class" and ctx.class_failures.get(mode):
         failed = ", ".join(ctx.class_failures[mode][:3])
         return message, f"this function builds on your class, which fails {failed}: fix those first"
     return message, None
 
 
-def _wrong_message(check, mode: str, got, ref) -> str:
-    if check.via == "class" and mode == "reverse":
-        if _ratio(_flat(got[0]) or [], _flat(ref[0]) or [], *TOLERANCE) > 1:
-            return f"wrong forward value: got {_fmt(got[0])}, expected {_fmt(ref[0])}"
-        return f"wrong leaf gradients: got .grad = [{_fmt(got[1])}], expected [{_fmt(ref[1])}]"
-    if check.via == "class":
-        values = [[p[0] for p in col] for col in got]
-        if _ratio(_flat(values) or [], _flat([[p[0] for p in col] for col in ref]) or [], *TOLERANCE) > 1:
-            return f"wrong forward values (.real): got {_fmt(values[0])}"
-        duals = [[p[1] for p in col] for col in got]
-        return (f"wrong derivatives (.dual, one pass per input): got [{_fmt(duals)}], "
-                f"expected [{_fmt([[p[1] for p in col] for col in ref])}]")
-    return f"wrong result: got {_fmt(got)}, expected {_fmt(ref)}"
+def _engine_mistake(case: GraphCase, got, ref, rtol, atol) -> str | None:
+    grads = got[1]
+    if len(case.graphs) > 1:
+        last = expected_grads(case.graphs[-1], list(case.x))
+        if ex.close(grads, last, rtol, atol)[0]:
+            return ("the leaves' .grad kept only the last backward pass: gradients must "
+                    "accumulate with `+=` across graphs and backward calls, as in torch")
+    for mistake, candidate in engines.candidates(case.graph, list(case.x)):
+        if ex.close(grads, candidate, rtol, atol)[0] and not ex.close(candidate, ref[1], rtol, atol)[0]:
+            return engines.MISTAKES[mistake]
+    return None
 
 
-def case_report(v: Verdict) -> CaseReport:
-    inputs = {"f": spell(v.case.graph), "x": list(v.case.x)}
-    if len(v.case.graphs) > 1:
-        inputs["then"] = spell(v.case.graphs[1])
-    if v.case.v:
-        inputs["v"] = list(v.case.v)
-    return CaseReport(case=v.case.id, message=v.message, inputs=inputs, expected=v.expected, got=v.got)
+# -- feedback ------------------------------------------------------------------------
+
+def _number(v: float) -> str:
+    return f"{v:.6g}"   # as in the messages; a terminal shows about a line of each value
+
+
+def _shown(check, mode: str, case: GraphCase, result) -> t.Any:
+    """A class result as the student's objects print: `Dual(real=..., dual=...)` per output
+    and seeded input; a leaf after backward() as `x = Value(data=..., grad=...)`, then the
+    output(s) as `output = Value(data=...)`."""
+    if result is None or check.via != "class":
+        return result
+    try:
+        if mode == "forward":
+            return {f"seed {name}": [f"Dual(real={_number(r)}, dual={_number(d)})" for r, d in column]
+                    for name, column in zip(case.graph.inputs, result)}
+        leaves = [f"{name} = Value(data={_number(x)}, grad={_number(g)})"    # the leaves first: their
+                  for name, x, g in zip(case.graph.inputs, case.x, result[1])]   # grads are the answer
+        return leaves + [f"output = Value(data={_number(d)})" for d in result[0]]
+    except (TypeError, ValueError, IndexError):   # a malformed result: shown as it came
+        return result
+
+
+def case_report_for(check, mode: str) -> t.Callable[[Verdict], CaseReport]:
+    def report(v: Verdict) -> CaseReport:
+        inputs: dict[str, t.Any] = {"f": spell(v.case.graph), "x": list(v.case.x)}
+        if len(v.case.graphs) > 1:
+            inputs["then"] = spell(v.case.graphs[1])
+        if v.case.v:
+            inputs["v"] = list(v.case.v)
+        node = getattr(v, "node", None)
+        if node and node != inputs["f"]:
+            inputs["failed at"] = node
+        return CaseReport(case=v.case.id, message=v.message, inputs=inputs,
+                          expected=_shown(check, mode, v.case, v.expected), got=_shown(check, mode, v.case, v.got))
+    return report
 
 
 def prepare(q: Question, ctx: GradeContext) -> Prepared:
@@ -372,12 +419,10 @@ def _finish(q: Question, ctx: GradeContext, cases: list[tuple[GraphCase, t.Any]]
     check = q.check
     assert isinstance(check, (ForwardModeCheck, ReverseModeCheck))
     mode = "forward" if check.kind == "forward_mode" else "reverse"
-    tol = q.tolerance.get("float64")
-    rtol, atol = (tol.rtol, tol.atol) if tol else TOLERANCE
     watch = "torch" in check.forbid
     verdicts, i = [], 0
     for (case, ref), plan in zip(cases, plans):
-        verdicts.append(judge(check, mode, case, ref, outcomes[i:i + len(plan)], q.calls[0], ctx, rtol, atol))
+        verdicts.append(judge(q, mode, case, ref, outcomes[i:i + len(plan)], ctx))
         i += len(plan)
     forbidden = None
     if watch:
@@ -387,7 +432,7 @@ def _finish(q: Question, ctx: GradeContext, cases: list[tuple[GraphCase, t.Any]]
             forbidden = (f"uses torch ({where}); this exercise asks for your own automatic "
                          "differentiation in plain Python, so the question earns no points",
                          "implement the derivative rules yourself with Python floats and `math`")
-    result = score_question(q, verdicts, {}, case_report, forbidden)
+    result = score_question(q, verdicts, {}, case_report_for(check, mode), forbidden)
     if check.via == "class" and result.status != "passed":
         ctx.class_failures.setdefault(mode, []).append(q.id)
     return result

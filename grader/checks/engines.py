@@ -15,6 +15,8 @@ them (and not the correct ones) names the mistake.
 
 from __future__ import annotations
 
+import typing as t
+
 import torch
 
 from grader.expr.spec import Graph
@@ -45,9 +47,11 @@ def _slot(ref, slot: dict[str, int], graph: Graph) -> int:
 
 
 def leaf_grads(graph: Graph, x: list[float], *, overwrite: bool, revisit: bool,
-               reverse_operands: bool) -> list[float]:
-    """Leaf gradients of output 0 under the given (mis)behaviour."""
-    _, partials = _local_partials(graph, x)
+               reverse_operands: bool, partials: list[list[float]] | None = None) -> list[float]:
+    """Leaf gradients of output 0 under the given (mis)behaviour (`partials`: the graph's
+    local partials at x, when already known)."""
+    if partials is None:
+        partials = _local_partials(graph, x)[1]
     n = len(graph.inputs)
     slot = {name: i for i, name in enumerate(graph.inputs)}
     operands = [[_slot(a, slot, graph) for a in node.args] for node in graph.nodes]
@@ -84,10 +88,13 @@ MISTAKES = {
 }
 
 
-def candidates(graph: Graph, x: list[float]) -> list[tuple[str, list[float]]]:
+def candidates(graph: Graph, x: list[float],
+               mistakes: t.Iterable[str] = tuple(MISTAKES)) -> list[tuple[str, list[float]]]:
+    """(mistake, leaf gradients) of each buggy engine, in both operand orders."""
+    partials = _local_partials(graph, x)[1]   # once: the slow part
     out = []
-    for name in MISTAKES:
+    for name in mistakes:
         for reverse in (False, True):
-            out.append((name, leaf_grads(graph, x, overwrite=name == "overwrite",
-                                         revisit=name == "revisit", reverse_operands=reverse)))
+            out.append((name, leaf_grads(graph, x, overwrite=name == "overwrite", revisit=name == "revisit",
+                                         reverse_operands=reverse, partials=partials)))
     return out

@@ -17,12 +17,13 @@ from grader.checks import reference
 from grader.checks.cases import Case, cases_for
 from grader.checks.context import GradeContext, Prepared, grader_has_cuda
 from grader.checks.compare import close, tolerance
-from grader.checks.diagnose import LAYOUT, explain, shape_hint
+from grader.checks.diagnose import (explain, explain_known, join_hints, layout_hint, returned_argument_hint, shape_hint,
+                                    swapped_hint, wrong_role_hint)
 from grader.checks.memo import PerQuestion
-from grader.checks.static import Finding
+from grader.checks.static import Finding, probe_tampering
 from grader.probe.session import CallOutcome, CallSpec, QuestionCalls
 from grader.probe.values import encode_plain, encode_tensor
-from grader.checks.scoring import Verdict, outcome_failure, score_question
+from grader.checks.scoring import Verdict, outcome_failure, score_question, written
 from grader.reports.result import CaseReport, QuestionResult
 from grader.reports.views import worst_entries
 from grader.rubric.model import GradientCheck, Question, ValueCheck
@@ -40,27 +41,47 @@ def expected_for(question: Question, case: Case, device: str) -> Expected:
     return _REFERENCES.get(question, (case.id, device), lambda: _compute_expected(question, case, device))
 
 
+def _answer(question: Question, args: dict) -> torch.Tensor:
+    check = question.check
+    if isinstance(check, ValueCheck):
+        return reference.evaluate(check.expect, args).double()
+    return reference.gradient(check.of, check.wrt, args)
+
+
 def _compute_expected(question: Question, case: Case, device: str) -> Expected:
     check = question.check
     args = reference.as_float64(case.args, device)
-    if isinstance(check, ValueCheck):
-        ref = reference.evaluate(check.expect, args).double()
-    else:
-        ref = reference.gradient(check.of, check.wrt, args)
+    ref = _answer(question, args)
     known = [(reference.evaluate(m.when, args).double(), m.hint) for m in check.mistakes]
-    return ref, known
+    return ref, known + _structural_mistakes(question, args)
 
 
-def _error_verdict(case: Case, fn: str, out: CallOutcome) -> Verdict:
-    kind, message, hint = outcome_failure(fn, out)
+def _structural_mistakes(question: Question, args: dict) -> list[tuple[torch.Tensor, str]]:
+    """Mistakes any function can make, in this question's words: an argument returned as it
+    came, and the right answer for two tensor arguments given in the other order."""
+    tensors = [name for name, a in args.items() if isinstance(a, torch.Tensor)]
+    out = [(args[name], returned_argument_hint(question, name)) for name in tensors]
+    for i, first in enumerate(tensors):
+        for second in tensors[i + 1:]:
+            swapped = {**args, first: args[second], second: args[first]}
+            try:
+                out.append((_answer(question, swapped), swapped_hint(question, first, second)))
+            except Exception:       # noqa: BLE001 - shapes that do not fit the other way round
+                continue
+    return out
+
+
+def _error_verdict(question: Question, case: Case, out: CallOutcome) -> Verdict:
+    kind, message, hint = outcome_failure(question.calls[0], out)
+    if hint is None and kind == "error":
+        hint = wrong_role_hint(question, out.error or "")
     return Verdict(case, False, kind, message, hint)
 
 
 def judge_case(question: Question, case: Case, out: CallOutcome, ref: torch.Tensor,
                known: list[tuple[torch.Tensor, str]]) -> Verdict:
-    fn = question.calls[0]
     if out.status != "ok" or out.value is None:
-        return _error_verdict(case, fn, out)
+        return _error_verdict(question, case, out)
     v = out.value
     verdict = Verdict(case, False, "wrong", expected=ref, got=v,
                       autograd=out.autograd_calls > 0 or v.grad_fn is not None)
@@ -76,11 +97,13 @@ def judge_case(question: Question, case: Case, out: CallOutcome, ref: torch.Tens
     if v.data is None:
         verdict.message = f"returned {v.describe()} whose values could not be read (complex or too large)"
         return verdict
+    layout = layout_hint(question, ref.dim())
     if tuple(v.shape or ()) != tuple(ref.shape):
         verdict.message = shape_hint(tuple(v.shape or ()), tuple(ref.shape),
                                      {k: tuple(a.shape) for k, a in case.args.items()
-                                      if isinstance(a, torch.Tensor)})
-        verdict.hint = LAYOUT if LAYOUT in verdict.message else None
+                                      if isinstance(a, torch.Tensor)}, layout)
+        verdict.hint = join_hints([explain_known(v.data, known, rtol, atol),
+                                   layout if layout in verdict.message else None])
         return verdict
     if not torch.isfinite(v.data).all():
         problems.append("contains NaN or infinity")
@@ -91,7 +114,9 @@ def judge_case(question: Question, case: Case, out: CallOutcome, ref: torch.Tens
             idx = list(c.worst_index or ())
             problems.append(f"wrong values: at index {idx} got {float(v.data[tuple(idx)]):.6g}, "
                             f"expected {float(ref[tuple(idx)]):.6g}")
-            verdict.hint = explain(v.data, ref, known, rtol, atol)
+            verdict.hint = explain(v.data, ref, known, rtol, atol, layout=layout,
+                                   what="the gradient" if isinstance(question.check, GradientCheck)
+                                   else "the expected value")
     if v.dtype != case.dtype:
         problems.append(f"returned {v.dtype} for {case.dtype} inputs")
         verdict.hint = verdict.hint or ("keep the dtype of the inputs: no .float() / .double() casts, "
@@ -157,11 +182,13 @@ def show(t: torch.Tensor | None) -> object:
 
 
 def case_report(v: Verdict) -> CaseReport:
-    got = v.got.data if v.got is not None else None
-    large = got is not None and v.expected is not None and got.numel() > SHOW_IN_FULL
+    tensor = v.got is not None and v.got.kind == "tensor" and not v.got.subclass
+    got = v.got.data if tensor else None
+    large = got is not None and v.expected is not None and got.numel() > SHOW_IN_FULL \
+        and tuple(got.shape) == tuple(v.expected.shape)
     return CaseReport(case=v.case.id, message=v.message,
                       inputs={k: show(a) if isinstance(a, torch.Tensor) else a for k, a in v.case.args.items()},
-                      expected=show(v.expected), got=show(got),
+                      expected=show(v.expected), got=show(got) if got is not None else written(v.got),
                       worst=worst_entries(v.expected.cpu(), got) if large else [])
 
 
@@ -222,5 +249,6 @@ def _finish(q: Question, ctx: GradeContext, cases: list[Case], skipped: dict[str
         ref, known = expected_for(q, case, case.device if grader_has_cuda() else "cpu")
         verdicts.append(judge_case(q, case, out, ref, known))
     findings = ctx.code.autograd_uses(q.calls[0]) if watch else []
-    tampering = ctx.code.probe_tampering if watch else []
+    # decided in the kernel at probe time (issue 16), located in the notebook's source
+    tampering = probe_tampering(ctx.code, outcomes) if watch else []
     return judge_question(q, verdicts, skipped, findings, tampering)

@@ -26,7 +26,8 @@ import torch
 
 from grader.checks.cases import numbered_cases
 from grader.checks.context import GradeContext, Prepared
-from grader.checks.scoring import GeneratedCase, Verdict, outcome_failure, score_question
+from grader.checks.diagnose import WRONG_ROLE
+from grader.checks.scoring import GeneratedCase, Verdict, outcome_failure, score_question, written
 from grader.expr.spec import Builder, Graph
 from grader.expr.torch_eval import evaluate
 from grader.probe.session import CallOutcome, CallSpec, QuestionCalls
@@ -137,6 +138,9 @@ def calls_for(case: LCase, timeout: float) -> list[CallSpec]:
 
 
 
+NO_STEP = ("no step was taken: you returned the start point (x0, lam0) unchanged; each Newton step "
+           "must update (x, lam) by solving H d = -grad L, until grad L = 0")
+
 SIGN_HINT = ("the course's sign convention is L(x, lam) = f(x) - sum_i lam_i g_i(x); your result "
              "matches L = f + lam^T g")
 
@@ -151,10 +155,34 @@ def _near(got: list[float], ref: list[float], tol: float = TOL) -> bool:
     return len(got) == len(ref) and all(abs(g - r) <= tol * max(1.0, abs(r)) for g, r in zip(got, ref))
 
 
+def _signature(fn: str, check: LagrangeCheck) -> str:
+    return f"{fn}(f, g, {'x0, lam0' if check.via == 'solve' else 'x, lam'})"
+
+
+def _role_hint(fn: str, check: LagrangeCheck, error: str) -> str | None:
+    """A shape or type mismatch inside the student's code: most often f and g (or x and lam)
+    taken in another order than the grader's call."""
+    if not WRONG_ROLE.search(error or ""):
+        return None
+    return (f"an argument was used in the wrong role (a shape or type mismatch): the grader calls "
+            f"{_signature(fn, check)} with f the objective and g the constraints; check the order of your "
+            "function's parameters")
+
+
+def _returned_argument(fn: str, check: LagrangeCheck, value) -> str | None:
+    if value.kind == "other" and value.type_name == "function":
+        return (f"you returned a function (the argument `f` or `g`) itself: {_signature(fn, check)} must "
+                "return tensors computed from them")
+    return None
+
+
 def judge(check: LagrangeCheck, case: LCase, out: CallOutcome, fn: str) -> Verdict:
     if out.status != "ok" or out.value is None:
         kind, message, hint = outcome_failure(fn, out)
-        return Verdict(case, False, kind, message, hint)
+        return Verdict(case, False, kind, message, hint or _role_hint(fn, check, out.error or ""))
+    returned = _returned_argument(fn, check, out.value)
+    if returned:
+        return Verdict(case, False, "wrong", f"returned {out.value.describe()}", returned, got=written(out.value))
     p, x, lam = case.problem, torch.tensor(case.x, dtype=torch.float64), torch.tensor(case.lam, dtype=torch.float64)
     for name, sent, after in zip(("x", "lam"), (x, lam), out.args_after[2:4]):
         if after.data is None or tuple(after.data.shape) != tuple(sent.shape) or not torch.equal(after.data, sent):
@@ -166,15 +194,31 @@ def judge(check: LagrangeCheck, case: LCase, out: CallOutcome, fn: str) -> Verdi
     if check.via == "lagrangian":
         ref = [float(lagrangian(p, x, lam))]
         got = _tensor(out.value)
-        return _compare(case, got, ref, [float(lagrangian(p, x, lam, -1.0))], "L(x, lam)")
+        f_only = [float(objective_and_constraints(p, x)[0])]
+        return _compare(case, got, ref, [float(lagrangian(p, x, lam, -1.0))], "L(x, lam)",
+                        [(f_only, "the constraint term - lam^T g(x) is missing: you returned f(x) alone")],
+                        as_written=written(out.value))
     if check.via == "gradient":
         ref = grad_lagrangian(p, x, lam).tolist()
         got = _tensor(out.value)
         if got is not None and len(got) == len(case.x) != len(ref):
             return Verdict(case, False, "wrong", f"returned {len(got)} numbers: only grad_x L",
                            "the gradient in (x, lam) has length d + m: append grad_lam L = -g(x)", expected=ref, got=got)
-        return _compare(case, got, ref, grad_lagrangian(p, x, lam, -1.0).tolist(), "grad L")
+        return _compare(case, got, ref, grad_lagrangian(p, x, lam, -1.0).tolist(), "grad L",
+                        as_written=written(out.value))
     return _judge_solution(case, out)
+
+
+def _scaled(got: list[float], ref: list[float], what: str) -> str | None:
+    """The generic slips: twice, the negative, all zeros."""
+    if any(r != 0 for r in ref):
+        if _near(got, [2 * r for r in ref]):
+            return f"off by a factor 2: your {what} is twice the right one"
+        if _near(got, [-r for r in ref]):
+            return f"sign flipped: your {what} is minus the right one"
+        if all(g == 0 for g in got):
+            return f"returned all zeros for {what}"
+    return None
 
 
 def _dtype_problem(value) -> str | None:
@@ -183,12 +227,14 @@ def _dtype_problem(value) -> str | None:
     return f"returned {bad[0]} for float64 inputs" if bad else None
 
 
-def _compare(case: LCase, got, ref, flipped, what: str) -> Verdict:
+def _compare(case: LCase, got, ref, flipped, what: str, known: list[tuple[list[float], str]] = (),
+             as_written=None) -> Verdict:
     if got is None:
-        return Verdict(case, False, "wrong", f"expected a tensor for {what}", expected=ref)
+        return Verdict(case, False, "wrong", f"expected a tensor for {what}", expected=ref, got=as_written)
     if _near(got, ref):
         return Verdict(case, True, expected=ref, got=got)
     hint = SIGN_HINT if _near(got, flipped) else None
+    hint = hint or next((h for candidate, h in known if _near(got, candidate)), None) or _scaled(got, ref, what)
     shown = ", ".join(f"{v:.6g}" for v in got[:6])
     return Verdict(case, False, "wrong", f"wrong {what}: got [{shown}], expected "
                    f"[{', '.join(f'{v:.6g}' for v in ref[:6])}]", hint, expected=ref, got=got)
@@ -197,13 +243,14 @@ def _compare(case: LCase, got, ref, flipped, what: str) -> Verdict:
 def _judge_solution(case: LCase, out: CallOutcome) -> Verdict:
     p = case.problem
     value = out.value
+    expected = [list(p.x_star), list(p.lam_star)]
     if value.kind not in ("tuple", "list") or len(value.items) != 2:
-        return Verdict(case, False, "wrong", f"returned {value.describe()}, expected (x_star, lam_star)")
+        return Verdict(case, False, "wrong", f"returned {value.describe()}, expected (x_star, lam_star)",
+                       expected=expected, got=written(value))
     xs, ls = _tensor(value.items[0]), _tensor(value.items[1])
     if xs is None or ls is None or len(xs) != len(p.x_star) or len(ls) != len(p.lam_star):
         return Verdict(case, False, "wrong", f"expected x_star of length {len(p.x_star)} and lam_star of "
-                       f"length {len(p.lam_star)}")
-    expected = [list(p.x_star), list(p.lam_star)]
+                       f"length {len(p.lam_star)}", expected=expected, got=written(value))
     got = [xs, ls]
     if not all(map(math.isfinite, xs + ls)):
         return Verdict(case, False, "wrong", "returned NaN or infinity", expected=expected, got=got)
@@ -216,6 +263,10 @@ def _judge_solution(case: LCase, out: CallOutcome) -> Verdict:
     hint = None
     if _near(xs, list(p.x_star)) and _near(ls, [-v for v in p.lam_star]):
         hint = SIGN_HINT + " (x_star is right, lam_star has the opposite sign)"
+    elif _near(xs, list(case.x)) and _near(ls, list(case.lam)):
+        hint = NO_STEP
+    elif _scaled(xs + ls, list(p.x_star) + list(p.lam_star), "(x_star, lam_star)"):
+        hint = _scaled(xs + ls, list(p.x_star) + list(p.lam_star), "(x_star, lam_star)")
     elif feasibility > 1e-3:
         hint = ("x_star does not satisfy the constraints g(x) = 0: solve grad_(x, lam) L = 0, whose lam "
                 "part is -g(x), not grad f = 0 alone")

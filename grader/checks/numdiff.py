@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +26,7 @@ import torch
 
 from grader.checks.cases import numbered_cases
 from grader.checks.context import GradeContext, Prepared
-from grader.checks.scoring import GeneratedCase, Verdict, outcome_failure, score_question
+from grader.checks.scoring import GeneratedCase, Verdict, outcome_failure, score_question, written
 from grader.expr.spec import Builder, Graph
 from grader.expr.torch_eval import evaluate, forward_reference, reverse_reference
 from grader.probe.session import CallOutcome, CallSpec, QuestionCalls
@@ -176,18 +177,52 @@ def _value_problem(check, case, got, ref) -> tuple[str, str | None] | None:
         return None
     other = "central" if check.scheme == "forward" else "forward"
     if _close(got, [r / 2 for r in ref])[0]:
-        return "half the expected value", ("divide by h: the forward difference is (f(x+h) - f(x)) / h"
-                                           if check.scheme == "forward" else "check the denominator")
+        return "half the expected value", (f"your result is half the {check.scheme} difference: check the "
+                                           f"denominator of {FORMULA[check.scheme]}")
     if _close(got, [2 * r for r in ref])[0]:
-        return "twice the expected value", ("divide by 2h: the central difference is (f(x+h) - f(x-h)) / (2h)"
-                                            if check.scheme == "central" else "check the denominator")
+        return "twice the expected value", (f"your result is twice the {check.scheme} difference: check the "
+                                            f"denominator of {FORMULA[check.scheme]}")
     if _close(got, reference_fd(check, case.graph, case.x, check.h, other))[0]:
         hint = (ONE_SIDED if check.scheme == "central" else
                 "the forward difference is (f(x+h) - f(x)) / h, not the central one")
         return f"that is the {other} difference", hint
+    if _close(got, [-r for r in ref])[0]:
+        return "minus the expected value", (f"sign flipped: the {check.scheme} difference is "
+                                            f"{FORMULA[check.scheme]}, not its negative")
+    if all(g == 0 for g in got):
+        return "all zeros", (f"returned zero: the {check.scheme} difference {FORMULA[check.scheme]} is "
+                             "not zero here (is f called at two different points?)")
+    if _close(got, _first_term_only(check, case, check.h))[0]:
+        return "f(x + h) alone over the denominator", (
+            f"a term is missing: the {check.scheme} difference is {FORMULA[check.scheme]}; you divided "
+            f"f(x + h) alone")
     shown = ", ".join(f"{g:.8g}" for g in got[:4])
     want = ", ".join(f"{r:.8g}" for r in ref[:4])
     return f"got {shown}, expected {want} at h = {check.h:g}", None
+
+
+FORMULA = {"forward": "(f(x + h) - f(x)) / h", "central": "(f(x + h) - f(x - h)) / (2h)"}
+
+
+def _first_term_only(check: FiniteDifferenceCheck, case: FDCase, h: float) -> list[float]:
+    """The scheme with its second evaluation of f dropped: f(x + h e_i) / denominator."""
+    base = torch.tensor(case.x, dtype=torch.float64)
+    denominator = h if check.scheme == "forward" else 2 * h
+    out = []
+    for i in range(len(case.x)):
+        e = torch.zeros_like(base)
+        e[i] = h
+        out.append(_f(case.graph, base + e) / denominator)
+    return out
+
+
+def _role_hint(fn: str, error: str) -> str | None:
+    """A function where a number was expected (or a number called): the parameters are in
+    another order than the grader's call."""
+    if re.search(r"'function'|not callable|object is not subscriptable", error or ""):
+        return (f"an argument was used in the wrong role: the grader calls {fn}(f, x, h) with the "
+                "function first; check the order of your function's parameters")
+    return None
 
 
 def judge(check: FiniteDifferenceCheck, case: FDCase, outs: list[CallOutcome], fn: str,
@@ -195,14 +230,21 @@ def judge(check: FiniteDifferenceCheck, case: FDCase, outs: list[CallOutcome], f
     bad = next((o for o in outs if o.status != "ok" or o.value is None), None)
     if bad is not None:
         kind, message, hint = outcome_failure(fn, bad)
-        return Verdict(case, False, kind, message, hint)
+        return Verdict(case, False, kind, message, hint or _role_hint(fn, bad.error or ""))
+    as_written = written(outs[0].value)
     try:
         results = [_numbers(o) for o in outs]
     except NotNumbers as exc:
-        return Verdict(case, False, "wrong", str(exc))
+        returned_f = outs[0].value.type_name == "function"
+        return Verdict(case, False, "wrong", str(exc), (
+            f"you returned the argument `f` itself: {fn}(f, x, h) must return the number "
+            f"{FORMULA[check.scheme]}" if returned_f else None), got=as_written)
     n = len(case.x)
+    expected = "a number" if n == 1 and check.form == "scalar" else f"{n} numbers"
+    if any(isinstance(v, list) for r in results for v in r):     # nested (perhaps ragged) lists
+        return Verdict(case, False, "wrong", f"returned a nested list, expected {expected}", got=as_written)
     if any(len(r) != n for r in results):
-        return Verdict(case, False, "wrong", f"returned {len(results[0])} numbers, expected {n}")
+        return Verdict(case, False, "wrong", f"returned {len(results[0])} numbers, expected {n}", got=as_written)
     if check.form == "gradient":   # a tensor exercise: x's dtype (float64 here) and device kept
         v = outs[0].value
         if v.kind != "tensor" or v.dtype != "float64" or v.shape != (n,):

@@ -42,6 +42,31 @@ class Verdict:
     series: dict | None = None      # data for a plot (error against h)
 
 
+def written(value, *, limit: int = 36) -> t.Any:
+    """A value the student's code returned, for the feedback, as they wrote it: nested
+    lists stay nested (a ragged list stays ragged), numbers stay numbers, and what is not a
+    number reads as Python shows it (`None`, `<function>`). Tensors with more than `limit`
+    entries become {"shape", "first"}; 6 significant digits."""
+    if value is None:
+        return None
+    if value.kind in ("tensor", "ndarray"):
+        if value.data is None:
+            return f"<{value.describe()}>"
+        flat = [float(f"{v:.6g}") for v in value.data.reshape(-1).tolist()]
+        if value.data.numel() > limit:
+            return {"shape": list(value.data.shape), "first": flat[:8]}
+        return value.data.new_tensor(flat).reshape(value.data.shape).tolist() if value.data.dim() else flat[0]
+    if value.kind in ("float", "int"):
+        return int(value.number) if value.kind == "int" else float(f"{value.number:.6g}")
+    if value.kind == "bool":
+        return bool(value.number)
+    if value.kind in ("list", "tuple"):
+        return [written(v, limit=limit) for v in value.items]
+    if value.kind == "none":
+        return "None"
+    return f"<{value.type_name}>"
+
+
 def outcome_failure(fn: str, out) -> tuple[str, str, str | None]:
     """(kind, message, hint) for a call that returned no value (out.status != "ok")."""
     if out.status == "missing":
@@ -119,12 +144,17 @@ def score_question(question: Question, verdicts: list, skipped: dict[str, tuple[
     status = STATUS_OF_KIND.get(kinds.most_common(1)[0][0], "failed")
     score = question.points * (total - len(failed)) / total if question.partial_credit else 0.0
     first = failed[0]
+    hidden_total = sum(v.case.visibility == "hidden" for v in verdicts)
+    hidden_failed = sum(v.case.visibility == "hidden" for v in failed)
     if len(failed) == total and len({v.message for v in failed}) == 1:
         feedback = first.message
+    elif hidden_total:      # public and hidden counted apart: `grader check` sees only the first
+        feedback = (f"{len(failed) - hidden_failed} of {total - hidden_total} public and {hidden_failed} of "
+                    f"{hidden_total} hidden cases failed; first ({first.case.id}): {first.message}")
     else:
         feedback = f"{len(failed)} of {total} cases failed; first ({first.case.id}): {first.message}"
     hints = [h for h, _ in Counter(v.hint for v in failed if v.hint).most_common()]
     public = [v for v in failed if v.case.visibility == "public"][:3]
     return QuestionResult(**base, score=round(score, 6), status=status, feedback=feedback, hints=hints,
                           worst_error=worst, public_failures=[report(v) for v in public],
-                          hidden_failed=sum(v.case.visibility == "hidden" for v in failed))
+                          hidden_failed=hidden_failed, hidden_total=hidden_total)

@@ -10,11 +10,15 @@ import typer
 from rich.console import Console
 
 from grader.config import Config, load_config
+from grader.course import find_config
 from grader.rubric import find_rubric, load_rubric
 from grader.rubric.model import Rubric
 
 ConfigOption = t.Annotated[t.Optional[Path], typer.Option(
-    "--config", help="course config (default: ./config.yaml, else the bundled one)")]
+    "--config", help="course config file (default: the course's config.yaml: see grader --course)")]
+
+#: the global `grader --course DIR` of this invocation (set by the app's callback)
+course_dir: Path | None = None
 
 console = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
@@ -29,7 +33,7 @@ KernelOption = t.Annotated[t.Optional[bool], typer.Option(
 def setup(config: Path | None, warm: bool | None = None, *, batch: bool = False) -> Config:
     """Load the config; `warm` (--warm/--fresh) overrides execution.kernel, whose `auto`
     means warm for a batch command and fresh for a single notebook."""
-    return load_config(config).with_kernel(batch=batch, warm=warm)
+    return load_config(find_config(config, course_dir)).with_kernel(batch=batch, warm=warm)
 
 
 def prestart_kernels(cfg: Config) -> None:

@@ -18,6 +18,8 @@ from grader.cli.progress import BatchProgress
 from grader.cli.options import (FailUnderOption, FormatOption, HiddenVisibilityOption, github_report, policy_exit,
                                 resolve_formats)
 from grader.errors import EXIT_OK, InputError
+from grader.rubric.load import require_hidden_cases
+from grader.rubric import find_rubric
 from grader.submissions import collect
 
 
@@ -25,6 +27,30 @@ from grader.submissions import collect
 class Executor(str, enum.Enum):
     local = "local"
     dask = "dask"
+
+
+class SandboxLevel(str, enum.Enum):
+    auto = "auto"
+    bwrap = "bwrap"
+    uid = "uid"
+    netns = "netns"
+    limits = "limits"
+
+
+def sandbox_level(cfg, chosen: SandboxLevel | None):
+    """The config with --sandbox applied; refuse (exit 2) a weak level nobody named, and say
+    once, on stderr, which level the kernels get and why when it is below bubblewrap."""
+    from grader.sandbox import levels
+    if chosen is not None:
+        cfg = cfg.model_copy(update={"execution": cfg.execution.model_copy(update={"sandbox": chosen.value})})
+    warm = cfg.execution.kernel == "warm"
+    try:
+        level, why = levels.gate(cfg.execution.sandbox, warm=warm)
+    except levels.LevelUnavailable as exc:
+        raise InputError("--sandbox" if chosen is not None else "execution.sandbox", str(exc)) from None
+    if line := levels.notice(level, why, warm=warm):
+        console.print(line, markup=False, soft_wrap=True)
+    return cfg
 
 
 def grade(
@@ -46,6 +72,10 @@ def grade(
                                                  "this machine, or a Dask cluster")] = Executor.local,
     scheduler: t.Annotated[t.Optional[str], typer.Option(
         "--scheduler", help="Dask scheduler address (tcp://HOST:PORT), with --executor dask")] = None,
+    sandbox: t.Annotated[t.Optional[SandboxLevel], typer.Option(
+        "--sandbox", help="sandbox level of the kernels (default: execution.sandbox). auto takes the "
+        "best that runs here and refuses to grade at a weak one (netns, limits: a notebook could read "
+        "the course); naming a weak level accepts it")] = None,
 ) -> int:
     """Grade submissions: one JSON result per notebook, plus the reports of each --format
     (default: the config's formats: Markdown feedback and a gradebook CSV).
@@ -62,10 +92,10 @@ def grade(
     slice_ = parse_shard(shard) if shard else None
     if (executor is Executor.dask) != (scheduler is not None):
         raise InputError("--scheduler", "--executor dask and --scheduler ADDRESS go together")
-    cfg = setup(config, warm, batch=True)
+    cfg = sandbox_level(setup(config, warm, batch=True), sandbox)
     chosen = resolve_formats(formats, cfg.formats)
     cfg = cfg.model_copy(update={"formats": chosen})
-    rubric = rubric_for(cfg, assignment)
+    rubric = require_hidden_cases(rubric_for(cfg, assignment), assignment)
     dest = out_dir or cfg.path("out") / rubric.assignment
     found = collect(paths, dest / "submissions")    # zip exports are unpacked there, once
     subs = found.submissions
@@ -84,7 +114,8 @@ def grade(
         results = run(grade_batch(subs, rubric, cfg, dest, workers=n_workers, force=force, on_done=bar,
                                   report=ReportOptions(hidden_visibility=hidden_visibility,
                                                        notes=tuple(found.notes)),
-                                  executor=runner, notes=notes))
+                                  executor=runner, notes=notes,
+                                  hide=(find_rubric(cfg, assignment).parent,)))
     graded = len(results) - bar.reused
     title = f"{rubric.assignment}: {graded} graded" + (f", {bar.reused} reused" if bar.reused else "")
     title += f" (shard {shard})" if shard else ""

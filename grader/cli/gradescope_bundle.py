@@ -12,6 +12,7 @@ from grader.cli.common import ConfigOption, out, setup
 from grader.cli.options import HiddenVisibilityOption
 from grader.reports.result import write_atomic_bytes
 from grader.rubric import find_rubric, load_rubric
+from grader.rubric.load import require_hidden_cases
 
 
 
@@ -22,15 +23,15 @@ def gradescope_bundle_cmd(
     torch_version: t.Annotated[t.Optional[str], typer.Option(
         "--torch-version", help="torch version to install (default: the one installed here; '' = newest)")] = None,
     torch_index_url: t.Annotated[str, typer.Option(
-        "--torch-index-url", help="wheel index for torch, e.g. PyTorch's CPU-only index "
-        "(default: PyPI, whose torch is the large CUDA build)")] = "",
+        "--torch-index-url", help="wheel index for torch ('' = the image's default index, whose torch "
+        "may be the large CUDA build)")] = gradescope_bundle.TORCH_CPU_INDEX,
     hidden_visibility: HiddenVisibilityOption = "after_published",
     config: ConfigOption = None,
 ) -> int:
     """Write the Gradescope autograder zip (setup.sh, run_autograder, the grader, the rubric, the config)."""
     cfg = setup(config)
     path = find_rubric(cfg, assignment)
-    rubric = load_rubric(path)
+    rubric = require_hidden_cases(load_rubric(path), path)
     data = gradescope_bundle.build(rubric, path, cfg, torch_version=torch_version,
                                    hidden_visibility=hidden_visibility, torch_index_url=torch_index_url)
     dest = out_file or Path(f"gradescope-{rubric.assignment}.zip")

@@ -13,10 +13,12 @@ from __future__ import annotations
 import sys
 import tempfile
 import traceback
+import typing as t
+from pathlib import Path
 
-import click
 import typer
 
+from grader import __version__
 from grader.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_OUTPUT, InputError, OutputError
 
 EXIT_CODES = """Exit codes: 0 done / all passed; 1 check or validate found failures, or a score
@@ -25,23 +27,43 @@ under --fail-under;
 3 internal error (traceback saved to a file); 4 results could not be written (disk full):
 rerun to resume."""
 
-# typer ships its own copy of click: usage errors may come from either.
-_USAGE_ERRORS = tuple({click.ClickException, *(c for c in typer.BadParameter.__mro__
-                                              if c.__name__ == "ClickException")})
-_ABORTS = tuple({click.exceptions.Abort, typer.Abort})
-_EXITS = tuple({click.exceptions.Exit, typer.Exit})
+# No `import click`: typer (0.16 and later) carries its own copy of click and no longer depends
+# on it, and older typer re-exports click's classes. Usage errors are the ClickException that
+# typer's own BadParameter derives from, whichever click that is.
+_USAGE_ERRORS = tuple(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_ABORTS = (typer.Abort,)
+_EXITS = (typer.Exit,)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Auto-grader for autograd exercises.\n\n" + EXIT_CODES,
                   pretty_exceptions_enable=False)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"autograd-grader {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _global_options(
+    version: t.Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_print_version, help="print the version and exit")] = False,
+    course: t.Annotated[t.Optional[Path], typer.Option(
+        "--course", metavar="DIR", help="the course folder (holding config.yaml); default: GRADER_COURSE, "
+        "else the current folder or the nearest parent holding config.yaml")] = None,
+) -> None:
+    from grader.cli import common
+    common.course_dir = course     # set on every invocation: run() may be called again in one process
+
+
 def _register() -> None:
     if app.registered_commands:   # run() called again in one process (tests): commands would double
         return
-    from grader.cli import (assign, check, grade, gradescope_bundle, merge, new_question, schema, show,
-                            validate)
-    for module in (grade, merge, check, validate, assign, show, new_question, gradescope_bundle, schema):
+    from grader.cli import (assign, check, grade, gradescope_bundle, kit, merge, new_question, schema,
+                            show, validate)
+    for module in (grade, merge, check, validate, assign, kit, show, new_question, gradescope_bundle,
+                   schema):
         module.register(app)
 
 

@@ -30,9 +30,12 @@ def merge(
     for folder in shards:
         if folder.resolve() == out_dir.resolve():
             raise InputError(folder, "--out must be a new folder, not one of the shards")
-    results = merge_results(shards, rubric)
+    notes: list[str] = []
+    results = merge_results(shards, rubric, notes)
     copy_outputs(shards, out_dir)
     write_batch(out_dir, results, chosen, rubric, ReportOptions(hidden_visibility=hidden_visibility))
+    for note in notes:
+        out.print(f"note: {note}", markup=False)
     out.print(f"merged {len(results)} results from {len(shards)} shards into {out_dir}", markup=False)
     return EXIT_OK
 

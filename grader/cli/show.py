@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import sys
 import typing as t
 
 import typer
 from rich.table import Table
 
+from grader.authoring.contract import contract_markdown
 from grader.cli.common import ConfigOption, out, rubric_for, setup
 
 
 def show(rubric: t.Annotated[str, typer.Argument(help="assignment name or rubric path")],
+         markdown: t.Annotated[bool, typer.Option(
+             "--markdown", help="print the exercise contract as Markdown (docs/assignments/NAME.md): names, "
+             "signatures, conventions, points, checks, case counts, tolerances")] = False,
          config: ConfigOption = None) -> int:
     """Print a table of the rubric's questions: points, check, public/hidden cases, devices."""
     cfg = setup(config)
     r = rubric_for(cfg, rubric)
+    if markdown:   # plain stdout, not rich: no wrapping or markup, the same bytes in any terminal
+        sys.stdout.write(contract_markdown(r, cfg))
+        return 0
     table = Table(title=f"{r.assignment}: {r.title} (v{r.version}, {r.max_score:g} points)")
     table.add_column("question", no_wrap=True, min_width=max(len(q.id) for q in r.questions))
     for name in ("points", "calls", "check", "public", "hidden", "dtypes", "devices"):

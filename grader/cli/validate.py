@@ -38,27 +38,62 @@ async def _self_test(cfg: Config, name: str, gate: asyncio.Semaphore) -> list[tu
 
 
 def _mutation_table(report) -> Table:
-    table = Table("question", "mutants caught", "missed", title=f"{report.assignment}: mutation test")
+    """Per question: applicable mutants, how many any case catches, how many the public cases
+    alone catch (what `grader check` shows a student), and how many fail validation."""
+    table = Table("question", "mutants", "caught", "by public cases", "hidden_only", "failing",
+                  title=f"{report.assignment}: mutation test")
     by_question: dict[str, list] = {}
     for o in report.outcomes:
         by_question.setdefault(o.question, []).append(o)
+    failing = {id(o) for o in report.failures()}
     for question, outcomes in by_question.items():
         applicable = [o for o in outcomes if o.applicable]
-        missed = [o for o in applicable if not o.caught]
-        table.add_row(question, f"{len(applicable) - len(missed)}/{len(applicable)}",
-                      ", ".join(f"{o.mutant} ({o.description})" for o in missed) or "-")
+        caught = [o for o in applicable if o.caught]
+        public = [o for o in caught if o.caught_public]
+        marked = [o.mutant for o in caught if not o.caught_public and o.hidden_only]
+        table.add_row(question, str(len(applicable)), str(len(caught)), str(len(public)),
+                      ", ".join(marked) or "-", str(sum(id(o) in failing for o in applicable)))
     return table
+
+
+def failure_lines(report) -> list[str]:
+    """One full line per mutant that fails validation (not cut to a table column)."""
+    return [f"{report.assignment}.{o.question}: {o.mutant} ({o.description}): "
+            + ("not caught by any case" if not o.caught else
+               "caught by hidden cases only (a public case must show it, or mark it hidden_only with a reason)")
+            for o in report.failures()]
+
+
+def mutation_figures(report) -> str:
+    """One line per assignment: the figures a course author quotes."""
+    applicable = [o for o in report.outcomes if o.applicable]
+    public = sum(bool(o.caught_public) for o in applicable)
+    marked = sum(bool(o.caught and not o.caught_public and o.hidden_only) for o in applicable)
+    return (f"{report.assignment}: {len(applicable)} mutants, {public} caught by public cases, "
+            f"{marked} hidden_only, {len(report.missed())} not caught, "
+            f"{len(report.caught_by_hidden_only())} caught by hidden cases only without a reason")
+
+
+def unknown_hidden_only(rubric) -> list[str]:
+    """`hidden_only` entries that name no mutant of their question (a typo would otherwise
+    silently excuse nothing)."""
+    from grader.authoring.mutants import mutants_for
+    return [f"{q.id}.hidden_only: unknown mutant '{name}' (this question's: {', '.join(mutants_for(q))})"
+            for q in rubric.questions for name in q.hidden_only if name not in mutants_for(q)]
 
 
 def validate(config: ConfigOption = None, warm: KernelOption = None,
              assignment: t.Annotated[t.Optional[list[str]], typer.Option("--assignment", "-a")] = None,
              mutants: t.Annotated[bool, typer.Option("--mutants", help="also run the mutation test: "
                                                      "does each question catch every applicable mutant "
-                                                     "of the solution?")] = False) -> int:
+                                                     "of the solution, with its public cases alone "
+                                                     "(unless the rubric marks it hidden_only)?")] = False) -> int:
     """Self-test the course: every rubric, its solution and its blank notebook (and, with
     --mutants, known-wrong variants of each solution)."""
     cfg = setup(config, warm, batch=True)
     names = assignment or available_assignments(cfg)
+    for name in names:   # every rubric's own checks (rubric.semantics) before any kernel: exit 2
+        load_rubric(cfg.path("rubrics") / f"{name}.yaml")
     prestart_kernels(cfg)
 
     async def all_tests():
@@ -72,12 +107,21 @@ def validate(config: ConfigOption = None, warm: KernelOption = None,
     out.print(table)
     ok = all(ok for *_, ok, _ in rows)
     if mutants:
+        figures = []
         for name in names:
             from grader.authoring.mutants import mutation_test   # torch: only with --mutants
-            report = run(mutation_test(cfg, load_rubric(cfg.path("rubrics") / f"{name}.yaml"),
-                                       cfg.path("solutions") / f"{name}.ipynb"))
+            rubric = load_rubric(cfg.path("rubrics") / f"{name}.yaml")
+            report = run(mutation_test(cfg, rubric, cfg.path("solutions") / f"{name}.ipynb"))
             out.print(_mutation_table(report))
-            ok = ok and not report.missed()
+            for line in failure_lines(report):
+                out.print(line, style="red", markup=False, soft_wrap=True)
+            for line in unknown_hidden_only(rubric):
+                out.print(f"{name}: {line}", style="red", markup=False)
+                ok = False
+            figures.append(mutation_figures(report))
+            ok = ok and not report.failures()
+        for line in figures:
+            out.print(line, soft_wrap=True)
     return EXIT_OK if ok else EXIT_FAILED
 
 

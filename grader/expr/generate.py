@@ -19,14 +19,17 @@ every op is in its domain. Same arguments, same graph and points, bit for bit
 from __future__ import annotations
 
 import typing as t
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.autograd.forward_ad as fwad
 
 from grader.expr.spec import BINARY, OPS, Builder, Graph, Ref, SpecError
 from grader.expr.torch_eval import TORCH_OPS, node_values
 
+TINY = 1e-9          # a derivative this small counts as zero (rounding left from a cancellation)
 VALUE_BOUND = 1e3     # |every node value| <= this: no overflow, derivatives stay moderate
 LOG_MIN = 0.1         # log(a): a >= LOG_MIN
 DIVISOR_MIN = 0.5     # a / b, c / a: |divisor| >= DIVISOR_MIN
@@ -140,12 +143,13 @@ class _Num:
     value: int | float
 
 
-def _candidate(rng, ops, live) -> tuple[str, list[Ref | _Num], int | float | None]:
-    """(op, operands, const); a `_Num` operand becomes a const node if the node is kept."""
+def _candidate(rng, ops, live, numbers: bool = True) -> tuple[str, list[Ref | _Num], int | float | None]:
+    """(op, operands, const); a `_Num` operand becomes a const node if the node is kept.
+    Without `numbers`, a binary op takes two of the class's objects, never a plain number."""
     op = ops[int(rng.integers(len(ops)))]
     a = _pick(rng, live)
     if op in BINARY:
-        b = _Num(_number(rng)) if rng.random() < 0.25 else _pick(rng, live)
+        b = _Num(_number(rng)) if numbers and rng.random() < 0.25 else _pick(rng, live)
         return op, [a, b], None
     if op == "pow":
         return op, [a], EXPONENTS[int(rng.integers(len(EXPONENTS)))]
@@ -156,10 +160,12 @@ def _candidate(rng, ops, live) -> tuple[str, list[Ref | _Num], int | float | Non
 
 def random_dag(seed: int, n_inputs: int = 3, n_nodes: int = 24, n_outputs: int = 2,
                ops: t.Sequence[str] = ALL_OPS, n_points: int = 8,
-               low: float = -2.0, high: float = 2.0, max_tries: int = 200) -> Generated:
+               low: float = -2.0, high: float = 2.0, max_tries: int = 200, numbers: bool = True) -> Generated:
     """A random DAG of `n_nodes` operations (const nodes not counted) with reuse:
     operands are drawn with replacement, so nodes feed several others and
-    `x * x` happens. The newest node is always an output."""
+    `x * x` happens. The newest node is always an output. `numbers=False`: no
+    plain number as a binary op's operand (`x + 2.0` needs more of a class
+    than `x + y`)."""
     unknown = set(ops) - set(ALL_OPS)
     if unknown or not ops or n_outputs > n_nodes:
         raise SpecError(f"bad random_dag arguments (unknown ops {sorted(unknown)}, "
@@ -172,7 +178,7 @@ def random_dag(seed: int, n_inputs: int = 3, n_nodes: int = 24, n_outputs: int =
     made: list[int] = []
     for _ in range(n_nodes):
         for _ in range(max_tries):
-            op, operands, const = _candidate(rng, ops, live)
+            op, operands, const = _candidate(rng, ops, live, numbers)
             vals = [x.value if isinstance(x, _Num) else values[x] for x in operands]
             result = TORCH_OPS[op](*vals, const)
             if bool(_ok(op, const, vals, result).all()):
@@ -187,6 +193,89 @@ def random_dag(seed: int, n_inputs: int = 3, n_nodes: int = 24, n_outputs: int =
     extra = rng.choice(len(made) - 1, size=n_outputs - 1, replace=False) if n_outputs > 1 else []
     outputs = [made[-1]] + [made[int(i)] for i in extra]
     return Generated(b.build(outputs), points)
+
+
+def feature_of(graph: Graph, i: int) -> str:
+    """What node `i` exercises: its op, for a binary op whether its right operand is a plain
+    number (`mul·number`: `x * 2.0` never shows a wrong derivative in the right operand), and
+    for `**` whether its exponent is a float (`pow·float`) or an int (`pow`)."""
+    node = graph.nodes[i]
+    if node.op in BINARY and type(node.args[1]) is int and graph.nodes[node.args[1]].op == "const":
+        return f"{node.op}·number"
+    if node.op == "pow" and type(node.const) is float:   # `__pow__` that handles only ints
+        return "pow·float"
+    return node.op
+
+
+def effective_ops(graph: Graph, point: t.Any) -> set[str]:
+    """The features (`feature_of`) of the nodes that matter at one `point`: the outputs
+    (summed) depend on the node's value (a nonzero adjoint), and each of its operands moves
+    with the inputs (a nonzero tangent along a fixed generic direction). A wrong value or
+    derivative rule there shows in the result. Not so a node off every path to an output,
+    one behind a relu at its flat side, or one whose operand is constant (`-3 / x * x`).
+    A feature is listed only where exactly one node has it (see below)."""
+    x = torch.as_tensor(np.asarray(point, dtype=np.float64)).clone()
+    direction = torch.tensor([1.0 / (k + 1.37) for k in range(graph.n_inputs)], dtype=torch.float64)
+    with fwad.dual_level():
+        values = node_values(graph, fwad.make_dual(x, direction))
+        moving = {i for i, v in enumerate(values) if isinstance(v, torch.Tensor)
+                  and (t := fwad.unpack_dual(v).tangent) is not None and abs(float(t)) > TINY}
+    moving |= set(graph.inputs)
+    xr = x.clone().requires_grad_(True)
+    with torch.enable_grad():
+        values = node_values(graph, xr)
+        nodes = [i for i, v in enumerate(values) if isinstance(v, torch.Tensor) and v.requires_grad]
+        total = sum(values[o] for o in graph.outputs)
+        grads = torch.autograd.grad(total, [values[i] for i in nodes], allow_unused=True)
+    adjoint = {i for i, g in zip(nodes, grads) if g is not None and abs(float(g)) > TINY}
+    counts = Counter(feature_of(graph, i) for i in adjoint
+                     if all(a in moving for a in graph.nodes[i].args if not _is_const(graph, a)))
+    # an op counts where it matters exactly once: a mistake made in every node of an op
+    # can cancel between two of them (a sign flipped in `c - (d - x)` twice)
+    return {feature for feature, n in counts.items() if n == 1}
+
+
+def _is_const(graph: Graph, ref: Ref) -> bool:
+    return type(ref) is int and graph.nodes[ref].op == "const"
+
+
+def features_wanted(ops: t.Sequence[str], numbers: bool) -> set[str]:
+    """The features the public random graphs of a question should exercise between them:
+    every op, and each binary op with a number on the right too where numbers are drawn."""
+    wanted = set(ops) | ({"pow·float"} if "pow" in ops else set())
+    return wanted | ({f"{op}·number" for op in ops if op in BINARY} if numbers else set())
+
+
+MIN_TRIES = 12   # graphs drawn before one that covers only its fair share is taken
+
+
+def covering_dag(seeds: t.Iterable[int], covered: set[str], wanted: set[str],
+                 features: t.Callable[[Generated], set[str]], share: int = 1,
+                 **kwargs: t.Any) -> tuple[Generated, set[str]]:
+    """Of the random DAGs (one point each) drawn from `seeds`, the first whose `features`
+    cover every one of `wanted` not yet `covered`, else the one that adds the most. Public
+    cases are drawn so: together they exercise every operation of the question (with an
+    object and with a number as the right operand), so a wrong rule of any of them shows
+    before the hidden cases. `share`: how many graphs (this one included) are left to cover
+    the rest, so a graph that covers its share of it is good enough. Returns the graph and
+    its features."""
+    best: tuple[int, Generated, set[str]] | None = None
+    ops = tuple(kwargs.pop("ops"))
+    # draw the ops not yet covered three times as often (the graphs still use only `ops`)
+    missing = sorted({f.split("·")[0] for f in wanted - covered} & set(ops))
+    weighted = ops + tuple(missing) * 2
+    fair = -(-len(wanted - covered) // max(share, 1))   # this graph's share of what is left
+    for tried, seed in enumerate(seeds, 1):
+        g = random_dag(seed, n_points=1, ops=weighted, **kwargs)
+        found = features(g)
+        gain = len((found - covered) & wanted)
+        if best is None or gain > best[0]:
+            best = (gain, g, found)
+        if covered | found >= wanted or (tried >= MIN_TRIES and best[0] >= fair):
+            break
+    if best is None:
+        raise SpecError("covering_dag: no seeds")
+    return best[1], best[2]
 
 
 # -- deep chains --------------------------------------------------------------------
@@ -280,10 +369,13 @@ def reuse_graph(seed: int = 0, n_points: int = 4) -> Generated:
     return Generated(graph, sample_inputs(graph, seed, n_points))
 
 
-def single_op(op: str, seed: int = 0, n_points: int = 8, const: int | float | None = None) -> Generated:
+def single_op(op: str, seed: int = 0, n_points: int = 8, const: int | float | None = None,
+              reuse: bool = False) -> Generated:
     """One operation, for per-operation questions. Binary ops take inputs x, y,
     or with `const` a number on the right (`x + 2.0`); pow's exponent defaults
-    to 3 and a reflected op's left number to 2.0."""
+    to 3 and a reflected op's left number to 2.0. `reuse`: the operation's
+    result plus its operand x again (`x.exp() + x`), so x gets two gradient
+    contributions and a backward step that overwrites `.grad` shows."""
     if op not in ALL_OPS:
         raise SpecError(f"single_op: {op!r} is not an operation; choose from {', '.join(ALL_OPS)}")
     if op in BINARY:
@@ -293,5 +385,7 @@ def single_op(op: str, seed: int = 0, n_points: int = 8, const: int | float | No
         b = Builder(["x"])
         default = 3 if op == "pow" else 2.0 if OPS[op].const != "none" else None
         node = b.op(op, "x", const=const if const is not None else default)
+    if reuse:
+        node = b.op("add", node, "x")
     graph = b.build([node])
     return Generated(graph, sample_inputs(graph, seed, n_points))

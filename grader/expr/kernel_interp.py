@@ -12,6 +12,7 @@ def _grader_expr_factory():
     import builtins
     import json
     import math
+    import numbers
     import traceback
 
     # Bound here, so a notebook that reuses these names (`list = ...`) cannot
@@ -41,12 +42,27 @@ def _grader_expr_factory():
     # object's own method (the student's Dual / Value, or a torch tensor).
     plain = {"sin": math.sin, "cos": math.cos, "exp": math.exp, "log": math.log, "tanh": math.tanh,
              "relu": lambda v: v if v > 0 else 0.0}
-    number_types = (builtins.int, builtins.float)
+
+    def numpy_module():
+        return builtins.__import__("sys").modules.get("numpy")
+
+    def is_plain_number(a):
+        # the numeric tower: int, float, bool, numpy scalars (registered as numbers.Real),
+        # numpy's bool and 0-d arrays; a Dual, a Value or a tensor keeps its own methods
+        if isinstance(a, numbers.Real):
+            return True
+        np = numpy_module()
+        return np is not None and (isinstance(a, np.bool_) or (isinstance(a, np.ndarray) and a.ndim == 0))
 
     def method(name):
         def call(a, c):
-            if type(a) in number_types:
-                return plain[name](a)
+            # an object's own method first: a student's Dual may even subclass float
+            if not hasattr(a, name):
+                if is_plain_number(a):
+                    return plain[name](float(a))
+                np = numpy_module()
+                if np is not None and isinstance(a, np.ndarray):   # f on an array: elementwise
+                    return np.maximum(a, 0.0) if name == "relu" else getattr(np, name)(a)
             return getattr(a, name)()   # a missing method raises AttributeError right here
         return call
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import typing as t
 from dataclasses import dataclass
 
@@ -67,6 +68,12 @@ class SpecError(ValueError):
     """A malformed graph; the message names the node and what is wrong."""
 
 
+def _plain_number(x: t.Any) -> t.Any:
+    if isinstance(x, bool) or not isinstance(x, numbers.Real) or type(x) in (int, float):
+        return x
+    return int(x) if isinstance(x, numbers.Integral) else float(x)
+
+
 def _is_number(x: object) -> bool:
     # bool is an int subclass but never a sensible constant; NaN/inf are not plain JSON.
     return type(x) in (int, float) and math.isfinite(x)
@@ -86,7 +93,10 @@ class Node:
     def __post_init__(self) -> None:
         if not isinstance(self.args, (list, tuple)):   # a bare "x" would become ("x",) silently
             raise SpecError(f"node {self.id!r}: args must be a list, got {self.args!r}")
-        object.__setattr__(self, "args", tuple(self.args))
+        # the numeric tower in, plain JSON numbers out: numpy.int64 refs, numpy.float64
+        # constants (bool stays bool, and is refused as a constant by validate)
+        object.__setattr__(self, "args", tuple(_plain_number(a) for a in self.args))
+        object.__setattr__(self, "const", _plain_number(self.const))
 
 
 @dataclass(frozen=True)

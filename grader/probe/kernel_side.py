@@ -9,13 +9,141 @@ def _grader_probe_factory(interp):
     import builtins
     import json
     import math
+    import numbers
     import signal
     import time
     import traceback
 
     import torch
 
+    class Integrity:
+        """What the probe relies on, checked where it runs. The report of a call (the
+        autograd count above all) passes through json, base64, IPython's display of
+        the reply and the session that sends it, and the count through torch's
+        autograd entry points. A notebook may configure anything else (display
+        options, printoptions, seeds, warnings, magics); it may not replace these.
+
+        At install each object must be genuine: a function of the library that
+        defines it (its globals are that module's namespace; a notebook's own
+        function, wrapper or partial fails), and a canary reply must come out of
+        the whole path unchanged. At every call each must still be the object
+        seen at install. `problems()` names what failed."""
+
+        def __init__(self):
+            import sys
+            import IPython
+            self.modules = sys.modules
+            shell = IPython.get_ipython()
+            hook = getattr(shell, "displayhook", None)
+            self.relied = self.relied_on(sys, shell)
+            self.seen, self.at_install = {}, []
+            for name, (read, home) in self.relied.items():
+                try:
+                    obj = read()
+                except Exception:
+                    self.at_install.append(name)
+                    continue
+                self.seen[name] = self.unwrap(obj)
+                if home is not None and not self.genuine(obj, home):
+                    self.at_install.append(name)
+            if hook is not None and sys.displayhook is not hook:
+                self.at_install.append("sys.displayhook")
+            if not self.canary_passes(shell):
+                self.at_install.append("the probe's reply path (a canary reply came out changed)")
+
+        @staticmethod
+        def relied_on(sys, shell):
+            """name -> (how to read it now, the packages its code must belong to; None:
+            identity only)."""
+            import torch.autograd.forward_ad as fwad
+            hook = getattr(shell, "displayhook", None)
+            formatter = getattr(shell, "display_formatter", None)
+            jupyter = ("IPython", "ipykernel", "jupyter_client")
+            relied = {
+                "json.dumps": (lambda: json.dumps, ("json",)),
+                "json.loads": (lambda: json.loads, ("json",)),
+                "json._default_encoder": (lambda: json._default_encoder, None),
+                "json.JSONEncoder.encode": (lambda: json.JSONEncoder.encode, ("json",)),
+                "json.JSONEncoder.iterencode": (lambda: json.JSONEncoder.iterencode, ("json",)),
+                "base64.b64encode": (lambda: base64.b64encode, ("base64",)),
+                "base64.b64decode": (lambda: base64.b64decode, ("base64",)),
+                "base64.binascii": (lambda: base64.binascii, None),
+                "torch.autograd._engine_run_backward": (lambda: torch.autograd._engine_run_backward,
+                                                        ("torch.autograd",)),
+                "torch.autograd.backward": (lambda: torch.autograd.backward, ("torch.autograd",)),
+                "torch.autograd.grad": (lambda: torch.autograd.grad, ("torch.autograd",)),
+                "torch.Tensor.backward": (lambda: torch.Tensor.backward, ("torch",)),
+                "torch.autograd.forward_ad.make_dual": (lambda: fwad.make_dual, ("torch.autograd",)),
+                # inside a cell IPython's display trap puts the shell's hook there
+                "sys.displayhook": (lambda: sys.displayhook, None),
+            }
+            if hook is not None and formatter is not None:
+                relied.update({
+                    "get_ipython().displayhook": (lambda: shell.displayhook, None),
+                    "get_ipython().displayhook.__call__": (lambda: hook.__call__, jupyter),
+                    "get_ipython().displayhook.write_format_data": (lambda: hook.write_format_data, jupyter),
+                    "get_ipython().displayhook.compute_format_data": (lambda: hook.compute_format_data, jupyter),
+                    "get_ipython().display_formatter": (lambda: shell.display_formatter, None),
+                    "get_ipython().display_formatter.format": (lambda: formatter.format, jupyter),
+                })
+                session = getattr(hook, "session", None)
+                if session is not None:
+                    relied["the kernel session's send"] = (lambda: session.send, jupyter)
+            return relied
+
+        @staticmethod
+        def unwrap(obj):
+            # a bound method is a new object at every access: its function is the one to hold
+            func = getattr(obj, "__func__", None)
+            return func if func is not None and getattr(obj, "__self__", None) is not None else obj
+
+        def genuine(self, obj, packages):
+            """A function of the library itself: its globals are the namespace of a module of
+            `packages`, as imported (a notebook's function has the notebook's globals; a
+            wrapper or partial has none). Paths are not compared: they differ between
+            installs, sandboxes and bytecode-only packages."""
+            func = getattr(obj, "__func__", obj)
+            namespace = getattr(func, "__globals__", None)
+            name = namespace.get("__name__") if isinstance(namespace, dict) else None
+            if not isinstance(name, str) or not any(name == p or name.startswith(p + ".") for p in packages):
+                return False
+            module = self.modules.get(name)
+            return module is not None and getattr(module, "__dict__", None) is namespace
+
+        @staticmethod
+        def canary_passes(shell):
+            """A reply that reports autograd use must reach the display unchanged."""
+            try:
+                reply = {"results": [{"status": "ok", "autograd_calls": 7, "tampered": ["canary"]}]}
+                text = json.dumps(reply)
+                if json.loads(text) != reply:
+                    return False
+                encoded = base64.b64encode(text.encode()).decode("ascii")
+                if base64.b64decode(encoded).decode() != text or len(encoded) % 4:
+                    return False
+                if shell is None:
+                    return True
+                shown = shell.display_formatter.format(encoded)[0].get("text/plain")
+                return shown == repr(encoded)
+            except Exception:
+                return False
+
+        def problems(self):
+            """Everything replaced, at install or since."""
+            found = list(self.at_install)
+            for name, (read, _) in self.relied.items():
+                if name in found:
+                    continue
+                try:
+                    same = self.unwrap(read()) is self.seen.get(name)
+                except Exception:
+                    same = False
+                if not same:
+                    found.append(name)
+            return found
+
     b64encode, b64decode, dumps, loads = base64.b64encode, base64.b64decode, json.dumps, json.loads
+    integrity = Integrity()
     Tensor, float64 = torch.Tensor, torch.float64
     perf_counter, setitimer = time.perf_counter, signal.setitimer
     torch.backends.cuda.matmul.allow_tf32 = False   # the reference runs without TF32 too
@@ -30,6 +158,18 @@ def _grader_probe_factory(interp):
     def type_name(obj):
         t = type(obj)
         return f"{t.__module__}.{t.__qualname__}" if t.__module__ != "builtins" else t.__qualname__
+
+    def number_kind(obj):
+        """bool / int / float for any number of the numeric tower (numpy scalars
+        included), None for anything else. A float subclass is a float: its own
+        operators never run here, only float()."""
+        if isinstance(obj, bool) or type_name(obj) in ("numpy.bool_", "numpy.bool"):
+            return "bool"
+        if isinstance(obj, numbers.Integral):
+            return "int"
+        if isinstance(obj, numbers.Real):
+            return "float"
+        return None
 
     def encode(obj, depth=0):
         if depth > 20:
@@ -50,14 +190,15 @@ def _grader_probe_factory(interp):
                     flat = obj.detach().to("cpu").to(float64).contiguous().reshape(-1)
                     out["data"] = b64encode(flat.numpy().tobytes()).decode("ascii")
             return out
-        if isinstance(obj, (bool, int, float)):   # float subclasses too (numpy.float64)
+        scalar = number_kind(obj)
+        if scalar is not None:
             v = float(obj)
-            kind = "bool" if isinstance(obj, bool) else "int" if isinstance(obj, int) else "float"
-            return {"t": kind, "v": v if math.isfinite(v) else repr(v)}
+            return {"t": scalar, "v": v if math.isfinite(v) else repr(v)}
         if obj is None:
             return {"t": "none"}
-        if type(obj) in (list, tuple):
-            return {"t": type(obj).__name__, "items": [encode(x, depth + 1) for x in obj[:10000]]}
+        if isinstance(obj, (list, tuple)):   # a namedtuple or list subclass by what it is
+            kind = "list" if isinstance(obj, list) else "tuple"
+            return {"t": kind, "items": [encode(x, depth + 1) for x in list(obj)[:10000]]}
         if type_name(obj) == "numpy.ndarray":
             out = {"t": "ndarray", "dtype": str(obj.dtype), "shape": list(obj.shape)}
             try:
@@ -124,15 +265,21 @@ def _grader_probe_factory(interp):
                     self.targets.append((module, name, getattr(module, name)))
 
         def __enter__(self):
+            self.installed, self.replaced = [], []
             for module, name, original in self.targets:
                 def counted(*a, __original=original, **k):
                     self.count += 1
                     return __original(*a, **k)
                 setattr(module, name, counted)
+                self.installed.append(counted)
             return self
 
         def __exit__(self, *exc):
-            for module, name, original in self.targets:
+            # counting only works while the counters stay in place: one the call
+            # replaced (or put back to the original) is tampering
+            for (module, name, original), mine in zip(self.targets, self.installed):
+                if getattr(module, name, None) is not mine:
+                    self.replaced.append(f"{module.__name__}.{name} (during the call)")
                 setattr(module, name, original)
 
     def on_alarm(signum, frame):
@@ -209,6 +356,8 @@ def _grader_probe_factory(interp):
         out["seconds"] = perf_counter() - start
         if watch is not None:
             out["autograd_calls"] = watch.count
+        # what the report passes through, checked after the student's code ran
+        out["tampered"] = integrity.problems() + (watch.replaced if watch is not None else [])
         if args:
             out["args_after"] = [encode(a) for a in args]
         return out

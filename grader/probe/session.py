@@ -91,6 +91,9 @@ class CallOutcome:
     autograd_calls: int = 0
     f_calls: list[int] = field(default_factory=list)   # calls of each function handed over
     seconds: float = 0.0
+    # what the probe relies on and found replaced (kernel_side.Integrity); None: the
+    # reply carried no such report, which only a reply rewritten on its way can lack
+    tampered: list[str] | None = None
 
 
 class ProbeSession:
@@ -114,9 +117,23 @@ class ProbeSession:
         try:
             env = decode_reply(result.value_text)
         except ProtocolError:
-            return False
+            env = await self._env_shown_again()
+            if env is None:
+                return False
         self.kernel_cuda = bool(env.get("cuda"))
         return True
+
+    async def _env_shown_again(self) -> dict | None:
+        """The probe's replies are the value of a cell's last expression. A notebook may set
+        IPython to show no values (`InteractiveShell.ast_node_interactivity = "none"`), a
+        setting, not tampering: put it back for the cells that follow, then ask again."""
+        reset = "get_ipython().ast_node_interactivity = 'last_expr'"
+        if (await self.kernel.execute(reset, timeout=30)).died:
+            return None
+        try:
+            return decode_reply((await self.kernel.execute(f"{self.name}.env()", timeout=30)).value_text)
+        except ProtocolError:
+            return None
 
     async def call(self, fn: str, calls: list[CallSpec], *, watch_autograd: bool = False) -> list[CallOutcome]:
         if not calls:
@@ -209,4 +226,7 @@ class ProbeSession:
         calls = raw.get("f_calls") or []
         out.f_calls = [int(c) for c in calls] if isinstance(calls, list) else []
         out.seconds = float(raw.get("seconds") or 0.0)
+        tampered = raw.get("tampered")
+        if isinstance(tampered, list):
+            out.tampered = [str(x)[:120] for x in tampered[:20]]
         return out

@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import math
+import numbers
 import re
 from dataclasses import dataclass, field
 
@@ -140,11 +141,16 @@ def encode_plain(obj) -> dict:
     from grader.expr.spec import Graph
     if isinstance(obj, Graph):
         return {"t": "expr", "graph": obj.to_json(), "form": "list"}
-    if isinstance(obj, bool) or not isinstance(obj, (int, float, list, tuple)):
-        raise TypeError(f"cannot send {type(obj).__name__}")
     if isinstance(obj, (list, tuple)):
-        return {"t": type(obj).__name__, "items": [encode_plain(x) for x in obj]}
-    return {"t": type(obj).__name__, "v": obj}
+        return {"t": "list" if isinstance(obj, list) else "tuple", "items": [encode_plain(x) for x in obj]}
+    if isinstance(obj, torch.Tensor) and obj.ndim == 0:   # a 0-d tensor is its number
+        obj = obj.item()
+    # the numeric tower (numpy.int64, numpy.float64 too); bool is no argument value
+    if isinstance(obj, bool) or not isinstance(obj, numbers.Real):
+        raise TypeError(f"cannot send {type(obj).__name__}")
+    if isinstance(obj, numbers.Integral):
+        return {"t": "int", "v": int(obj)}
+    return {"t": "float", "v": float(obj)}
 
 
 def scalar_function(graph) -> dict:
@@ -167,7 +173,8 @@ def as_numbers(value: Value):
         return float(value.number)
     if value.kind in ("list", "tuple"):
         return [as_numbers(v) for v in value.items]
-    if value.kind in ("tensor", "ndarray") and value.data is not None and value.data.numel() == 1 \
-            and not value.subclass:
-        return float(value.data.reshape(-1)[0])
+    if value.kind in ("tensor", "ndarray") and value.data is not None and not value.subclass:
+        # a 0-d or one-element array is its number; a larger one, its nested lists
+        data = value.data
+        return float(data.reshape(-1)[0]) if data.numel() == 1 else data.tolist()
     raise NotNumbers(f"returned {value.describe()}, expected numbers")

@@ -10,7 +10,8 @@
   shows 10 of each per step), the most useful first: errors are failing
   questions ordered by points lost; warnings are failing notebook cells
   first (they usually explain a missing function), then partial credit, then
-  kernel restarts and dropped output, then devices whose cases were skipped.
+  kernel restarts and dropped output. Devices whose cases were skipped (CUDA
+  on a runner without a GPU) get one `::notice` per run, never a warning.
   Each points at the notebook and, where the function's `def` is found in
   the notebook file, at its line. Values are escaped as GitHub's workflow
   commands require (`%`, CR, LF; in properties also `:` and `,`).
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from grader.reports.markdown import STATUS_MARK
 from grader.reports.result import SubmissionResult
-from grader.reports.views import device_status, reproduce
+from grader.reports.views import device_status, reproduce, skip_notes
 
 SUMMARY_LIMIT = 1024 * 1024 - 16 * 1024      # GitHub's cap is 1 MiB per step; keep a margin
 MAX_ANNOTATIONS = 10
@@ -100,7 +101,6 @@ def annotations(results: list[SubmissionResult], *, limit: int = MAX_ANNOTATIONS
     """(errors, warnings, errors left out, warnings left out), each list at most `limit` long."""
     errors: list[tuple[tuple, Annotation]] = []
     warnings: list[tuple[tuple, Annotation]] = []
-    skipped: dict[tuple[str, str], set[str]] = {}
     for r in sorted(results, key=lambda r: r.submission):
         file = display_path(r.source)
         nb = _NotebookLines(r.source)
@@ -140,23 +140,32 @@ def annotations(results: list[SubmissionResult], *, limit: int = MAX_ANNOTATIONS
             warnings.append(((2, 0, r.submission, 1), Annotation(
                 "warning", file, "output dropped", "the notebook printed more than the output cap; the rest "
                 "was dropped")))
-        for d, c in ((d, c) for q in r.questions for d, c in q.cases.items()):
-            if device_status(c) == "skipped":
-                skipped.setdefault((d, c.skip_reason or ""), set()).add(r.submission)
-    for (device, why), subs in sorted(skipped.items()):     # once per batch, not per notebook
-        warnings.append(((3, 0, "", 0), Annotation(
-            "warning", None, f"{device} cases skipped",
-            (why or f"the {device} cases could not run here") + f" ({len(subs)} submission(s))")))
     errors.sort(key=lambda e: e[0])
     warnings.sort(key=lambda w: w[0])
     return ([a for _, a in errors[:limit]], [a for _, a in warnings[:limit]],
             max(0, len(errors) - limit), max(0, len(warnings) - limit))
 
 
+def skip_notice(results: list[SubmissionResult]) -> Annotation | None:
+    """At most one `::notice` per run for the devices whose cases were skipped (CUDA on a
+    runner without a GPU): expected there, so never a warning, and never one per question."""
+    notes: dict[str, set[str]] = {}
+    for r in results:
+        for note in skip_notes(r.questions):
+            device_why = re.sub(r": \d+ case\(s\) skipped: ", ": ", note, count=1)
+            notes.setdefault(device_why, set()).add(r.submission)
+    if not notes:
+        return None
+    devices = sorted({n.split(":", 1)[0] for n in notes})
+    return Annotation("notice", None, f"{', '.join(devices)} cases skipped", "; ".join(
+        f"{n} ({len(subs)} submission(s))" for n, subs in sorted(notes.items())))
+
+
 def annotation_lines(results: list[SubmissionResult], **kw) -> list[str]:
     """The workflow-command lines to print on stdout (plus one plain line per level cut)."""
     errors, warnings, more_errors, more_warnings = annotations(results, **kw)
-    lines = [a.command() for a in errors + warnings]
+    notice = skip_notice(results)
+    lines = [a.command() for a in errors + warnings + ([notice] if notice else [])]
     if more_errors:
         lines.append(f"({more_errors} more failing question(s): see the job summary)")
     if more_warnings:
@@ -189,7 +198,7 @@ def _pct(score: float, max_score: float) -> str:
 def _device_cell(c) -> str:
     status = device_status(c)
     if status == "skipped":
-        return md_text(f"⏭ skipped ({c.skip_reason})" if c.skip_reason else "⏭ skipped", in_table=True)
+        return f"⏭ {c.skipped} skipped"       # why: once, under the table
     if status == "not run":
         return "-"
     return f"{'✅' if status == 'passed' else '❌'} {c.passed}/{c.total}"
@@ -264,6 +273,9 @@ def summary(results: list[SubmissionResult], *, title: str = "autograd-grader",
 
     legend = ["", "✅ passed · ❌ failed · ⬜ not implemented · ❔ missing · 💥 error · ⏱ timeout · "
               "🚫 forbidden · ⏭ not run", ""]
+    notice = skip_notice(results)
+    if notice:
+        legend += [f"⏭ {md_text(notice.message)}", ""]
     fixes = [_fix_block(r, single=single) for r in results]
     fixes = [f for f in fixes if f]
     fix_head = ["### What to fix", ""] if fixes else []

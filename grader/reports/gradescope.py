@@ -22,7 +22,7 @@ import typing as t
 from pathlib import PurePath
 
 from grader.reports.result import SubmissionResult
-from grader.reports.views import case_groups, device_summary, public_feedback, reproduce, show_value
+from grader.reports.views import case_groups, device_summary, public_feedback, reproduce, show_value, skip_notes
 from grader.rubric.model import Rubric
 
 Visibility = t.Literal["hidden", "after_due_date", "after_published", "visible"]
@@ -83,7 +83,8 @@ def _public_output(result: SubmissionResult, group) -> str:
         lines.append("the public cases passed")
     else:
         lines.append(public_feedback(q) if q.status not in ("not_run",) else q.feedback)
-    if group.outcome != "passed":     # a hint may come from hidden cases: only with a public failure
+    # a hint may come from hidden cases: only with a public failure (or a failure not about cases)
+    if group.outcome != "passed" and (group.failed or not q.hidden_failed):
         lines += [f"hint: {h}" for h in q.hints if h not in q.feedback]
     for case in q.public_failures:
         lines += ["", f"public case {case.case}: {case.message}"]
@@ -113,7 +114,9 @@ def render(result: SubmissionResult, rubric: Rubric | None = None, *,
             "number": str(number),
             "score": round(g.points, 6),
             "max_score": round(g.max_points, 6),
-            "status": "passed" if g.outcome in ("passed", "skipped") else "failed",
+            # never "passed" with no points or a failed case (a skipped group earns nothing)
+            "status": "passed" if g.outcome == "passed" or (g.outcome == "skipped" and not g.max_points)
+            else "failed",
             "output": _public_output(result, g) if public else _hidden_output(g),
             "output_format": "text",
             "visibility": "visible" if public else hidden_visibility,
@@ -123,6 +126,7 @@ def render(result: SubmissionResult, rubric: Rubric | None = None, *,
     if result.message:
         head.append(result.message)
     head += [f"notebook: {issue}" for issue in result.notebook_issues]
+    head += skip_notes(result.questions)
     return {
         "score": result.score,
         "output": "\n".join(head),

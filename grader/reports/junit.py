@@ -10,7 +10,8 @@ has `points` and `max_points` (its share of the question; the shares of a
 question add up to its score and maximum), `question`, `visibility`,
 `failed_cases`, and per device `DEVICE.passed`/`DEVICE.total`/`DEVICE.skipped`
 (the question's counts, both visibilities); each testsuite has `score`,
-`max_score`, `status`, `sha256`. The file has no timestamps and every `time`
+`max_score`, `status`, `sha256` (and, where a device's cases were skipped, one
+`skipped` property saying how many and why). The file has no timestamps and every `time`
 is 0, so the same results give the same bytes.
 """
 
@@ -20,7 +21,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from grader.reports.result import SubmissionResult
-from grader.reports.views import CaseGroup, case_groups, device_summary, reproduce
+from grader.reports.views import CaseGroup, case_groups, device_summary, reproduce, skip_notes
 from grader.rubric.model import Rubric
 
 
@@ -87,7 +88,8 @@ def render(results: list[SubmissionResult], rubric: Rubric | None = None) -> str
         _properties(suite, [("assignment", result.assignment), ("score", _num(result.score)),
                             ("max_score", _num(result.max_score)), ("status", result.status),
                             ("public_only", str(result.public_only).lower()), ("source", result.source),
-                            ("sha256", result.sha256)])
+                            ("sha256", result.sha256)]
+                    + [("skipped", note) for note in skip_notes(result.questions)])   # why, once
         for g in groups:
             _testcase(suite, result, g)
         if result.message:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 
 from grader.reports.result import QuestionResult, SubmissionResult
-from grader.reports.views import device_summary, reproduce, show_value, worst_lines
+from grader.reports.views import device_summary, reproduce, show_value, skip_notes, worst_lines
 from grader.sandbox.levels import warning as sandbox_warning
 
 STATUS_MARK = {"passed": "✅", "failed": "❌", "not_implemented": "⬜", "missing": "❔",
@@ -47,6 +47,9 @@ def render(result: SubmissionResult, plots: dict[str, str] | None = None) -> str
         lines += [f"> {result.message}", ""]
     if warning := sandbox_warning(result.sandbox):
         lines += [f"> ⚠️ {warning}", ""]
+    lines += [f"> ⏭ {note}" for note in skip_notes(result.questions)]
+    if lines[-1].startswith("> ⏭"):
+        lines.append("")
     lines += ["| question | score | status |", "| --- | --- | --- |"]
     lines += [f"| `{q.id}` | {q.score:g} / {q.max_score:g} | {STATUS_MARK.get(q.status, '')} "
               f"{q.status.replace('_', ' ')} |" for q in result.questions]

@@ -51,6 +51,7 @@ class QuestionResult(BaseModel):
     cases: dict[str, DeviceCount] = Field(default_factory=dict, description="per device")
     public_failures: list[CaseReport] = Field(default_factory=list)
     hidden_failed: int = 0
+    hidden_total: int = Field(0, description="hidden cases run (public ones: the per-device totals less these)")
     plot: dict[str, t.Any] | None = Field(None, description="series for a plot in the feedback "
                                           "(error against h for finite differences)")
 
@@ -84,10 +85,28 @@ def write_atomic(path: Path, text: str) -> None:
     write_atomic_bytes(path, text.encode("utf-8"))
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux shows it (os.umask can only be
+    read by setting it, which would race with other threads creating files)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic_bytes(path: Path, data: bytes) -> None:
+    """Write `path` all at once (temporary file, fsync, rename), with the mode any tool would give
+    it (0666 less the umask): mkstemp's 0600 would hide reports from the course's TAs."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 import jinja2
 
+from grader import __version__
 from grader.reports.html import inline
 from grader.reports.result import QuestionResult, SubmissionResult, write_atomic, write_atomic_bytes
 from grader.rubric.model import Question, Rubric
@@ -203,7 +204,10 @@ def _header(results: list[SubmissionResult], rubric: Rubric) -> dict[str, t.Any]
         "mean": _number(statistics.fmean(scores)) if scores else "–",
         "median": _number(statistics.median(scores)) if scores else "–",
         "max": _number(max(scores)) if scores else "–",
-        "levels": [f"{level} ({n})" for level, n in sorted(levels.items())]}
+        "levels": [f"{level} ({n})" for level, n in sorted(levels.items())],
+        # the footer: the grader version(s) that wrote the results (merged shards could differ)
+        "grader_versions": sorted({r.grader_version for r in results}) or [__version__],
+        "rubric_version": rubric.version}
 
 
 # -- writing ----------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from grader.reports.markdown import STATUS_MARK
 from grader.reports.result import QuestionResult, SubmissionResult
-from grader.reports.views import check_command, device_status, reproduce, show_value, worst_lines
+from grader.reports.views import check_command, device_status, reproduce, show_value, skip_notes, worst_lines
 
 STYLE = {"passed": "green", "failed": "red", "not_implemented": "yellow", "missing": "yellow",
          "error": "red", "timeout": "red", "crashed": "red", "forbidden": "magenta", "not_run": "dim"}
@@ -29,6 +29,8 @@ def _devices(q: QuestionResult) -> Text:
         status = device_status(c)
         if status in ("passed", "failed"):
             text.append(f"{device} {c.passed}/{c.total}", style="green" if status == "passed" else "red")
+        elif status == "skipped":
+            text.append(f"{device} {c.skipped} skipped", style="dim")    # why: once, at the top
         else:
             text.append(f"{device} {status}", style="dim")
     return text
@@ -71,6 +73,7 @@ def render(result: SubmissionResult, *, notebook: str, assignment: str | None = 
     parts: list = [Text(f"{result.assignment}: public checks of {notebook}", style="bold")]
     if result.message:
         parts.append(Text(result.message, style="bold red"))
+    parts += [Text(note, style="dim") for note in skip_notes(result.questions)]
     for q in result.questions:
         style = STYLE.get(q.status, "")
         row = Text.assemble(f"{STATUS_MARK.get(q.status, '')} ", (q.id.ljust(width), f"bold {style}"),

@@ -20,6 +20,7 @@ groups add up to the question's score and maximum exactly.
 from __future__ import annotations
 
 import json
+import math
 import re
 import shlex
 import typing as t
@@ -43,14 +44,15 @@ def device_status(c: DeviceCount) -> str:
 
 
 def device_summary(q: QuestionResult, *, marks: bool = True) -> str:
-    """`cpu ✅ 12/12 · cuda ⏭ skipped (why)`: pass/fail per device."""
+    """`cpu ✅ 12/12 · cuda ⏭ 12 skipped`: pass/fail per device. Why a device's cases were
+    skipped is said once per report (`skip_notes`), not under every question."""
     mark = {"passed": "✅", "failed": "❌", "skipped": "⏭", "not run": "⬜"}
     parts = []
     for device, c in sorted(q.cases.items()):
         status = device_status(c)
         head = f"{device} {mark[status]} " if marks else f"{device} "
         if status == "skipped":
-            parts.append(head + f"skipped ({c.skip_reason})" if c.skip_reason else head + "skipped")
+            parts.append(head + f"{c.skipped} skipped")
         elif status == "not run":
             parts.append(head + "not run")
         else:
@@ -59,36 +61,76 @@ def device_summary(q: QuestionResult, *, marks: bool = True) -> str:
     return " · ".join(parts) or "no cases ran"
 
 
+def skip_notes(questions: t.Iterable[QuestionResult]) -> list[str]:
+    """Once per report: each device whose cases were skipped, how many, and why
+    (`cuda: 48 cases skipped: CUDA is not available to the grader; these cases do not count`)."""
+    skipped: dict[tuple[str, str], int] = {}
+    for q in questions:
+        for device, c in q.cases.items():
+            if c.skipped:
+                key = (device, c.skip_reason or f"the {device} cases could not run here")
+                skipped[key] = skipped.get(key, 0) + c.skipped
+    return [f"{device}: {n} case(s) skipped: {why}" for (device, why), n in sorted(skipped.items())]
+
+
 def failed_counts(q: QuestionResult) -> tuple[int, int]:
     """(public cases failed, hidden cases failed): exact, from the per-device counts."""
     failed = sum(c.total - c.passed for c in q.cases.values())
     return max(0, failed - q.hidden_failed), q.hidden_failed
 
 
+def public_total(q: QuestionResult) -> int:
+    """Public cases run (results written before `hidden_total` existed count every case)."""
+    return max(0, sum(c.total for c in q.cases.values()) - q.hidden_total)
+
+
 def mentions_hidden(text: str) -> bool:
     return bool(_HIDDEN_CASE.search(text or ""))
 
 
-def public_feedback(q: QuestionResult) -> str:
-    """The question's feedback without anything about a particular hidden case.
+_COUNTED = re.compile(r"^\d+ of \d+ (public and \d+ of \d+ hidden )?cases failed; ")
 
-    The feedback names the first failing case, which may be a hidden one; where
-    hidden cases must stay hidden (Gradescope's visible output) this says the
-    same from the public cases only."""
-    if not mentions_hidden(q.feedback):
+
+def public_feedback(q: QuestionResult) -> str:
+    """The question's feedback about its public cases alone.
+
+    The feedback counts every case and names the first failing one, which may be
+    hidden; where hidden cases must stay hidden (Gradescope's visible output) and
+    where a count must mean what `grader check` runs, this says the same from the
+    public cases only."""
+    if not mentions_hidden(q.feedback) and not (q.hidden_total and _COUNTED.match(q.feedback)):
         return q.feedback
     public_failed, hidden_failed = failed_counts(q)
     if q.public_failures:
         first = q.public_failures[0]
-        return f"{public_failed} public case(s) failed; first ({first.case}): {first.message}"
+        of = f" of {public_total(q)}" if q.hidden_total else ""
+        return f"{public_failed}{of} public case(s) failed; first ({first.case}): {first.message}"
     return (f"the public cases passed; {hidden_failed} hidden case(s) failed"
             if hidden_failed else "the public cases passed")
 
 
 # -- values -------------------------------------------------------------------------------------
 
+MISSING = "missing"      # a value that is not there (never JSON's `null`)
+
+
 def _compact(value: object) -> str:
-    return json.dumps(value, separators=(", ", ": "), default=str)
+    """A value as the student would write it in Python: lists stay as they are (a ragged list
+    stays ragged), text that stands for an object (`Dual(real=1, dual=2)`, `None`, `<function>`)
+    is shown bare, and a value that is not there reads `missing`."""
+    if value is None:
+        return MISSING
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_compact(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_compact(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)               # nan, inf: as Python prints them
+    return json.dumps(value, default=str)
 
 
 def is_summary(value: object) -> bool:
@@ -179,6 +221,13 @@ class CaseGroup:
         return f"{self.question.id} [{self.visibility}]"
 
 
+def _no_points(visibility: str, public_failed: int, hidden_failed: int) -> str:
+    """A group whose own cases passed in a question that earned no points (all or nothing)."""
+    other, n = ("hidden", hidden_failed) if visibility == "public" else ("public", public_failed)
+    return (f"the {visibility} cases passed, but {n} {other} case(s) failed, and the question's points "
+            "are all or nothing: no points")
+
+
 def _weights(question: "Question | None", public_only: bool) -> tuple[float, float]:
     n_public = question.cases.public.count if question is not None else 1
     n_hidden = 0 if public_only or question is None else question.cases.hidden.count
@@ -217,6 +266,9 @@ def case_groups(result: SubmissionResult, rubric: "Rubric | None" = None) -> lis
                     outcome = kind
                     message = (public_feedback(q) if visibility == "public"
                                else f"{failed} hidden case(s) failed (their inputs are not shown)")
+                elif points <= 0 < max_points:     # its cases passed, but the question earned nothing
+                    outcome = "failed"
+                    message = _no_points(visibility, public_failed, hidden_failed)
                 else:
                     outcome, message = "passed", ""
             groups.append(CaseGroup(q, visibility, outcome, message, failed, points, max_points))

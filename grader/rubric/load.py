@@ -8,11 +8,25 @@ from pathlib import Path
 from grader.config import Config
 from grader.errors import InputError
 from grader.rubric.model import Rubric
+from grader.rubric.semantics import check_rubric
 from grader.yamlmodel import load_yaml_model
 
 
 def load_rubric(path: Path) -> Rubric:
+    """The rubric, checked as the schema cannot: every expression evaluated on generated
+    cases, ranges against dims, `wrt` a tensor argument (rubric.semantics). Any problem
+    is one InputError naming the file, line and key."""
     rubric = load_yaml_model(Path(path), Rubric)
+    check_rubric(rubric, Path(path))
+    return rubric
+
+
+def require_hidden_cases(rubric: Rubric, where: str | Path) -> Rubric:
+    """For the commands that grade for real (grade, gradescope-bundle): a student kit's
+    rubric would give full marks on the public cases alone."""
+    if rubric.public_only:
+        raise InputError(where, f"'{rubric.assignment}' is a student kit's rubric (public_only: true, no "
+                         "hidden cases): grade with the course's own rubric", key="--assignment")
     return rubric
 
 

@@ -208,6 +208,9 @@ class Question(StrictModel):
     tolerance: dict[DType, Tolerance] = Field(default_factory=dict)
     call_timeout: t.Optional[float] = Field(None, gt=0)
     partial_credit: bool = Field(False, description="score = points x passed/total instead of all or nothing")
+    hidden_only: dict[str, t.Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=dict, description="mutants (`grader validate --mutants`) that only hidden cases "
+        "may catch, each with the reason; any other mutant must be caught by a public case")
 
     @field_validator("dims")
     @classmethod
@@ -254,6 +257,8 @@ class Rubric(StrictModel):
     assignment: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     title: str = ""
     version: int = Field(1, ge=1, description="bump when a change should re-grade old results")
+    public_only: bool = Field(False, description="a student kit's rubric (`grader kit`): public cases "
+                              "only; no question may have hidden cases, and `grader grade` refuses it")
     defaults: Defaults = Defaults()
     questions: list[Question] = Field(min_length=1)
 
@@ -266,6 +271,14 @@ class Rubric(StrictModel):
             seen.add(q.id)
         return self
 
+    @model_validator(mode="after")
+    def _public_only_has_no_hidden(self) -> "Rubric":
+        if self.public_only:
+            with_hidden = [q.id for q in self.questions if q.cases.hidden.count]
+            if with_hidden:
+                raise ValueError(f"public_only: question(s) {', '.join(with_hidden)} have hidden cases")
+        return self
+
     @property
     def max_score(self) -> float:
         return sum(q.points for q in self.questions)
@@ -273,4 +286,9 @@ class Rubric(StrictModel):
     def fingerprint(self) -> str:
         """sha256 of the rubric as parsed (not the file's bytes: comments and layout
         do not matter); a resumed batch re-grades results made under another one."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+        # public_only left out when false: course rubrics keep the fingerprint they had before
+        # the flag existed, so their finished results still resume
+        skip: dict = {} if self.public_only else {"public_only": True}
+        # hidden_only only excuses mutants in `grader validate --mutants`: it changes no score
+        skip["questions"] = {"__all__": {"hidden_only"}}
+        return hashlib.sha256(self.model_dump_json(exclude=skip).encode()).hexdigest()

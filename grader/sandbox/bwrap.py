@@ -41,6 +41,12 @@ def executable() -> str | None:
     return shutil.which("bwrap")
 
 
+def python_roots() -> list[Path]:
+    """Where this interpreter, its standard library and its packages live (what a kernel at
+    the ``uid`` level must still reach)."""
+    return list(_python_roots())
+
+
 @functools.lru_cache(maxsize=1)   # asked for every kernel; the interpreter does not move
 def _python_roots() -> list[Path]:
     """Where this interpreter, its standard library and its packages live."""
@@ -67,6 +73,11 @@ def readonly_roots() -> tuple[Path, ...]:
     roots = [Path(os.path.realpath(p)) for p in SYSTEM if os.path.exists(p)]
     roots += [Path(os.path.realpath(p)) for p in _python_roots()]
     return tuple(_outermost(roots))
+
+
+def _under_tmp(path: Path) -> bool:
+    """Inside /tmp, which every sandbox covers with a fresh tmpfs."""
+    return path.parts[:2] == ("/", "tmp") and path != Path("/tmp")
 
 
 def _system_links() -> list[str]:
@@ -102,20 +113,25 @@ def view(*, writable: tuple[Path, ...], scripts: tuple[Path, ...], hide: tuple[P
     # under /tmp: else bwrap makes them 0700 and the kernel gets EACCES, not ENOENT).
     above = sorted({a for p in (*roots, *writable, *scripts) for a in p.parents if a != Path("/")},
                    key=lambda a: len(a.parts)) if tmp_perms else []
-    in_tmp = [a for a in above if a.parts[:2] == ("/", "tmp") and a != Path("/tmp")]
+    in_tmp = [a for a in above if _under_tmp(a)]
     for folder in above:
         args += ["--perms", "0755", "--dir", str(folder)]
-    for root in roots:
-        args += ["--ro-bind", str(root), str(root)]
-    args += _system_links()
     # Python found through a symlinked prefix (a venv, pyenv shims): the path it was started by
-    for p in _python_roots():
-        if str(p) != os.path.realpath(p) and not any(p == r or r in p.parents for r in roots):
-            args += ["--ro-bind", os.path.realpath(p), str(p)]
+    links = [(Path(os.path.realpath(p)), p) for p in _python_roots()
+             if str(p) != os.path.realpath(p) and not any(p == r or r in p.parents for r in roots)]
+    # What lies under /tmp (a venv, an interpreter unpacked there) is bound after the fresh
+    # /tmp, which would otherwise cover it: bwrap would then find no Python to run.
+    bind_now = [(r, r) for r in roots if not _under_tmp(r)] + [(s, d) for s, d in links if not _under_tmp(d)]
+    bind_later = [(r, r) for r in roots if _under_tmp(r)] + [(s, d) for s, d in links if _under_tmp(d)]
+    for source, dest in bind_now:
+        args += ["--ro-bind", str(source), str(dest)]
+    args += _system_links()
     args += ["--dev", "/dev", "--proc", "/proc", "--size", str(tmp_mb * 1024 * 1024)]
     args += (["--perms", tmp_perms] if tmp_perms else []) + ["--tmpfs", "/tmp"]
     for folder in in_tmp:
         args += ["--perms", "0755", "--dir", str(folder)]
+    for source, dest in bind_later:
+        args += ["--ro-bind", str(source), str(dest)]
     if cuda:   # the driver's device nodes and what it reads about them
         args += [a for name in NVIDIA_DEVICES + tuple(sorted(_gpus()))
                  for a in ("--dev-bind", f"/dev/{name}", f"/dev/{name}") if os.path.exists(f"/dev/{name}")]
@@ -177,6 +193,8 @@ def covers(hide: tuple[Path, ...]) -> list[str]:
         real = Path(os.path.realpath(path))
         if not real.exists() or not any(real == r or r in real.parents for r in roots):
             continue
+        if any(real == r or real in r.parents for r in roots):
+            continue      # a bound root itself (a config kept in /usr, say): covering it would hide Python
         if real.is_dir():
             args += ["--tmpfs", str(real)]
         else:
@@ -198,11 +216,14 @@ def probe() -> tuple[bool, str]:
         launcher = Path(__file__).with_name("launcher.py")
         cmd = [exe, *options(workdir=work, runtime=rt, launcher=launcher),
                sys.executable, "-c", "import site, json; open('ok', 'w').write('ok')"]
-        return _try(cmd, work / "ok", "bwrap failed", cwd=work)
+        return _try(cmd, work / "ok", "bwrap failed", cwd=work, scrub=tmp)
 
 
-def _try(cmd: list[str], sentinel: Path, failed: str, cwd: str | Path | None = None) -> tuple[bool, str]:
-    """Run a probe in bwrap: (True, "") when it exits 0 and wrote `sentinel`, else (False, why)."""
+def _try(cmd: list[str], sentinel: Path, failed: str, cwd: str | Path | None = None,
+         scrub: str = "") -> tuple[bool, str]:
+    """Run a probe in bwrap: (True, "") when it exits 0 and wrote `sentinel`, else (False, why).
+    `scrub`: the probe's temporary folder, named as such in `why` (results record the reason,
+    and must be the same bytes on every run)."""
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False, cwd=cwd,
                              env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
@@ -210,7 +231,7 @@ def _try(cmd: list[str], sentinel: Path, failed: str, cwd: str | Path | None = N
         return False, f"bwrap failed to run: {exc}"
     if out.returncode != 0 or not sentinel.exists():
         why = (out.stderr.strip().splitlines() or [f"exit status {out.returncode}"])[-1]
-        return False, f"{failed}: {why}"
+        return False, f"{failed}: {why.replace(scrub, '<probe folder>') if scrub else why}"
     return True, ""
 
 
@@ -242,4 +263,4 @@ def probe_zygote() -> tuple[bool, str]:
         own.mkdir()
         cmd = [executable() or "bwrap", *zygote_options(base=Path(tmp), scripts=()),
                "--chdir", tmp, sys.executable, "-c", _BECOME_USER]
-        return _try(cmd, own / "ok", "bwrap with a uid per kernel failed")
+        return _try(cmd, own / "ok", "bwrap with a uid per kernel failed", scrub=tmp)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -46,6 +47,16 @@ KERNEL_OPTIONS = ("--HistoryManager.enabled=False",)
 
 class KernelStartError(RuntimeError):
     pass
+
+
+def _grader_checkout() -> tuple[Path, ...]:
+    """The folder holding the grader package where it is not an installed package (an
+    editable install, a checkout on the path): it may hold a course (the bundled rubrics and
+    solutions) even when the config names another. At the ``uid`` level the kernel could
+    otherwise find it through `import grader`."""
+    here = Path(__file__).resolve().parents[2]
+    roots = [Path(os.path.realpath(p)) for p in bwrap.python_roots()]
+    return () if any(here == r or r in here.parents for r in roots) else (here,)
 
 
 class _SandboxSpecs(KernelSpecManager):
@@ -87,7 +98,8 @@ class ExecutionLog:
     output_truncated: bool = False
     finished: bool = False            # every cell was run (or skipped for a reason)
     kernel: str = "fresh"             # "warm" (forked from the zygote) or "fresh"
-    level: str = "limits"             # sandbox level that ran: "bwrap" | "netns" | "limits"
+    level: str = "limits"             # sandbox level that ran: "bwrap" | "uid" | "netns" | "limits"
+    why: str = ""                     # why that level (`levels.decide`), recorded in the result
     memory: str = "rlimit"            # what bounds memory and processes: "cgroup" | "rlimit"
     cell_seconds: float = 0.0         # wall time of the notebook's cells (the batch log's floor)
 
@@ -169,16 +181,16 @@ class SandboxedKernel:
         self._cgroup_tried = False
         self._level_error = ""
         try:
-            level = levels.resolve(limits.sandbox, warm=self.warm)
+            level, why = levels.decide(limits.sandbox, warm=self.warm)
         except levels.LevelUnavailable as exc:
-            level, self._level_error = "limits", str(exc)
+            level, why, self._level_error = "limits", str(exc), str(exc)
         if level == "netns" and limits.network == "allow":
-            level = "limits"                # nothing of netns would run: say so
+            level, why = "limits", "netns with execution.network: allow"    # nothing of netns would run
         self.level = level
-        self._network = "isolate" if level == "netns" else "allow"
-        isolated = level == "netns" or (level == "bwrap" and limits.network == "isolate")
+        isolated = limits.network == "isolate" and level in ("bwrap", "uid", "netns")
+        self._network = "isolate" if isolated and level != "bwrap" else "allow"
         self.log.network = "isolated" if isolated else "allowed"
-        self.log.level = level
+        self.log.level, self.log.why = level, why
 
     # -- lifecycle ---------------------------------------------------------
     def _sandbox(self) -> dict:
@@ -189,6 +201,10 @@ class SandboxedKernel:
                    "max_processes": self.limits.max_processes, "memory": self.log.memory}
         if self._cgroup is not None:
             sandbox["cgroups"] = [str(d) for d in self._cgroup.dirs]
+        if self.level == "uid":     # what `launcher.enter_own_user` hides, keeps and hands over
+            sandbox["uid"] = {"hide": [str(p) for p in (*self.hide, *_grader_checkout())], "own": str(self._root),
+                              "keep": [str(p) for p in bwrap.python_roots()],
+                              "tmp_mb": 4 * self.limits.file_size_mb}
         if self.level == "bwrap":
             sandbox["bwrap"] = {"exe": bwrap.executable(), "options": bwrap.options(
                 workdir=self.workdir, runtime=self._runtime, launcher=LAUNCHER, hide=self.hide,
@@ -210,6 +226,7 @@ class SandboxedKernel:
         in_bwrap = getattr(getattr(km, "provisioner", None), "in_bwrap", False)
         if self.level == "bwrap" and self.log.kernel == "warm" and not in_bwrap:
             self.level = self.log.level = "netns" if self._netns_possible() else "limits"
+            self.log.why = "a warm kernel whose zygote runs outside bubblewrap"
             self.log.network = "isolated" if self.level == "netns" else "allowed"
 
     def _make_cgroup(self) -> None:

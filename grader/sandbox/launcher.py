@@ -21,6 +21,12 @@ that calls `setsid()` and double-forks, stays inside this process's subtree.
 The grader kills that subtree at the end (`kill_tree`); when the
 kernel exits on its own, this init kills what is left and exits with the
 kernel's status, so the grader sees the kernel die.
+
+At the ``uid`` sandbox level (the grader is root, bubblewrap does not run)
+the script, still root, enters a mount namespace of its own that hides the
+course, the output and the submissions (`isolate_filesystem`); the init stays
+root and the kernel it forks becomes an unprivileged uid of its own
+(`become_user`) before it execs.
 """
 
 import ctypes
@@ -33,8 +39,16 @@ import signal
 import sys
 
 CLONE_NEWNET = 0x40000000
+CLONE_NEWNS = 0x00020000
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 1 << 14, 1 << 18
+#: world-writable scratch space: at the ``uid`` level each kernel gets an empty one of its own
+SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")
+#: never covered at the ``uid`` level, nor anything above them (a folder to hide given as "/")
+SYSTEM = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/dev", "/proc", "/sys", "/run")
 
 
 @functools.lru_cache(maxsize=None)   # find_library runs `ldconfig -p`: once per process, not per call
@@ -113,8 +127,124 @@ def apply(sandbox: dict) -> None:
     os.chdir(sandbox["workdir"])
 
 
-#: a forked warm kernel runs as UID_BASE + its pid: a uid of its own, unique while it lives
+#: a kernel at the ``uid`` level, and a warm kernel at the ``bwrap`` level, runs as
+#: UID_BASE + its pid: a uid of its own, unique while it lives
 UID_BASE = 2_000_000_000
+
+
+# -- the ``uid`` level: a user and a mount namespace of the kernel's own (needs root) ----
+
+def _mount(source, target, fstype, flags: int, data=None) -> None:
+    enc = lambda v: v.encode() if isinstance(v, str) else v    # noqa: E731
+    if _libc().mount(enc(source), enc(target), enc(fstype), flags, enc(data)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount on {target}: {os.strerror(err)}")
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def _blocked_above(path: str) -> list:
+    """Folders above `path` that other users may not pass (no o+x, like /root): a kernel
+    of its own uid could not reach a Python installed below them."""
+    blocked, here = [], "/"
+    for part in path.strip("/").split("/")[:-1]:
+        here = os.path.join(here, part)
+        try:
+            if not os.stat(here).st_mode & 0o001:
+                blocked.append(here)
+        except OSError:
+            break
+    return blocked
+
+
+def _cover(path: str, mode: str, size_mb: int) -> None:
+    """An empty tmpfs over a folder (root's, `mode`), /dev/null over a file."""
+    if os.path.isdir(path):
+        _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, f"mode={mode},size={size_mb}m")
+    else:
+        _mount("/dev/null", path, None, MS_BIND)
+
+
+def isolate_filesystem(spec: dict) -> None:
+    """Enter a mount namespace of our own in which every folder of `spec["hide"]` (the
+    course's rubrics, solutions and config folder, the batch's output, the submissions'
+    folders) is an empty root-owned tmpfs, /tmp, /var/tmp and /dev/shm are empty and
+    private, and the folders of `spec["keep"]` (this Python, the kernel's own folder) are
+    bound back where a cover hid them. Nothing mounted here is seen outside. Run as root,
+    before `become_user`."""
+    real = lambda p: os.path.realpath(p)    # noqa: E731
+    keep = []
+    for p in sorted({real(p) for p in (*spec["keep"], spec["own"]) if os.path.exists(p)}, key=len):
+        if not any(_inside(p, k) for k in keep):
+            keep.append(p)
+    hide = sorted({real(p) for p in spec.get("hide", ()) if os.path.exists(p)})   # not there: nothing to hide
+    hide = [h for h in hide if h != "/" and not any(_inside(s, h) for s in SYSTEM)]
+    if _libc().unshare(CLONE_NEWNS) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS)")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)      # nothing we mount propagates back
+    # the real folders, held before the covers (opened in the new namespace: a bind mount
+    # from another namespace's mount is refused)
+    held = {p: os.open(p, os.O_PATH | os.O_CLOEXEC) for p in keep}
+    scratch = [s for s in SCRATCH if os.path.isdir(s)]
+    covers = []
+    for c in sorted({*hide, *scratch, *(b for k in keep for b in _blocked_above(k))}, key=len):
+        if not any(_inside(c, done) for done in covers):
+            covers.append(c)
+    for c in covers:
+        if c in scratch:
+            _cover(c, "1777", int(spec.get("tmp_mb", 256)))
+        else:
+            _cover(c, "0755", 1)
+    os.umask(0o022)        # the folders made below must let the kernel's uid pass
+    for path, fd in held.items():
+        if any(_inside(path, c) for c in covers):
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+        os.close(fd)
+    for h in hide:        # a hidden folder inside one bound back (a course kept in the venv)
+        if any(_inside(h, k) for k in keep):
+            _cover(h, "0755", 1)
+    try:   # a /proc on which the kernel sees its own processes only (Linux 5.8 on)
+        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible")
+    except OSError:
+        pass     # older kernels: it sees every pid, but can read or signal none of another uid
+
+
+def become_user(own: list, sandbox: dict) -> None:
+    """Become uid UID_BASE + our pid (unique while we live), owner of the folders in `own`.
+
+    Changing from uid 0 clears every capability; no_new_privs keeps setuid
+    binaries from giving any back. The change also clears PDEATHSIG and the
+    dumpable flag: re-arm the one, restore the other (a non-dumpable process
+    cannot read its own /proc/self/fd)."""
+    uid = UID_BASE + os.getpid()
+    for top in own:
+        # bottom up: without CAP_DAC_OVERRIDE we can no longer list a folder once it is not ours
+        for folder, dirs, files in os.walk(top, topdown=False):
+            for name in dirs + files:
+                os.chown(os.path.join(folder, name), uid, uid, follow_symlinks=False)
+        os.chown(top, uid, uid, follow_symlinks=False)
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    _libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    _libc().prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+    if sandbox.get("memory") != "cgroup" and sandbox.get("max_processes"):
+        set_limit("RLIMIT_NPROC", sandbox["max_processes"])   # a new uid: counts this kernel only
+    die_with_parent()
+
+
+def enter_own_user(sandbox: dict) -> None:
+    """The ``uid`` level, after `apply`: our own mount namespace, then our own uid."""
+    isolate_filesystem(sandbox["uid"])
+    become_own_user(sandbox)
+
+
+def become_own_user(sandbox: dict) -> None:
+    become_user([sandbox["uid"]["own"]], sandbox)
+    os.chdir(sandbox["workdir"])
 # /proc/PID/task/TID/children exists (CONFIG_PROC_CHILDREN): looked up once per process
 _CHILDREN_FILES = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
 
@@ -218,11 +348,16 @@ def kill_all_descendants() -> None:
                 break
 
 
-def run_init(argv: list[str]) -> int:
+def run_init(argv: list[str], sandbox: dict | None = None) -> int:
+    """Fork the kernel and stay above it as its init. At the ``uid`` level the init stays
+    root (the kernel can neither signal it nor read its environment, which held the
+    sandbox's settings) and only the kernel becomes its own uid."""
     _libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     kernel = os.fork()
     if kernel == 0:
         die_with_parent()
+        if sandbox and "uid" in sandbox:
+            become_own_user(sandbox)
         os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *argv])
     # Interrupts reach the kernel through the process group; the init ignores them.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -268,15 +403,29 @@ def enter_bwrap(sandbox: dict, argv: list) -> None:
     os.execv(spec["exe"], [spec["exe"], "--args", str(read), sys.executable, os.path.abspath(__file__), *argv])
 
 
+def probe_uid(sandbox: dict) -> None:
+    """`--probe-uid`: the ``uid`` level for real, then this Python started as that uid
+    must find the hidden folder empty and write into its own folder."""
+    enter_own_user(sandbox)
+    check = ("import json, os, site, sys; hidden = sys.argv[1]; "
+             "assert not os.path.exists(hidden) or not os.listdir(hidden), 'the hidden folder shows'; "
+             "open('ok', 'w').write('ok')")
+    os.execv(sys.executable, [sys.executable, "-c", check, sandbox["uid"]["hide"][0]])
+
+
 def main() -> None:
     if sys.argv[1:] == ["--probe"]:
         print(json.dumps({"network": isolate_network()}))
         return
     sandbox = json.loads(os.environ.pop("GRADER_SANDBOX"))
+    if sys.argv[1:] == ["--probe-uid"]:
+        probe_uid(sandbox)
     if "bwrap" in sandbox:
         enter_bwrap(sandbox, sys.argv[1:])
     apply(sandbox)
-    sys.exit(run_init(sys.argv[1:]))
+    if "uid" in sandbox:
+        isolate_filesystem(sandbox["uid"])      # for the init and the kernel; the uid: the kernel only
+    sys.exit(run_init(sys.argv[1:], sandbox))
 
 
 if __name__ == "__main__":

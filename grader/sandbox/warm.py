@@ -609,6 +609,9 @@ class WarmProvisioner(LocalProvisioner):
                     raise WarmUnavailable("the kernel must be offline; this zygote is not")
                 if sandbox:     # the zygote's network namespace is the kernel's (it has no caps for its own)
                     sandbox["network"] = "allow"
+            elif sandbox and sandbox.get("uid") and (own is None or os.geteuid() != 0):
+                raise WarmUnavailable("the uid level needs a zygote run by root and the kernel's "
+                                      f"folders inside {kernels_dir()}")
             elif spec is not None:
                 # A zygote outside bubblewrap cannot put one kernel into it: the kernel gets the
                 # level below (its own network namespace where possible), and the client

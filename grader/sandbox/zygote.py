@@ -45,7 +45,11 @@ mask, fresh RNG seeds) and makes itself a *child subreaper*. With
 UID_BASE + its pid: it takes the folders named in "own" (its workdir and
 runtime folder), drops every capability by the uid change and sets
 no_new_privs. Kernels of one zygote then cannot signal, trace
-or read each other, the zygote or the grader, nor each other's folders. Then, with
+or read each other, the zygote or the grader, nor each other's folders. At the
+``uid`` sandbox level (no bubblewrap; a zygote run by root), a request whose
+sandbox holds a "uid" entry gets the same uid change, after the child has
+entered a mount namespace of its own that hides the course and the output
+(`launcher.isolate_filesystem`). Then, with
 layout "direct" (the default), it becomes the kernel itself:
 
     zygote (subreaper) ── kernel (subreaper: IPKernelApp in-process, no exec)
@@ -115,8 +119,6 @@ PRELOAD = (
 
 SO_PEERCRED = getattr(socket, "SO_PEERCRED", 17)
 MAX_FDS = 8                     # stdin, stdout, stderr and the kernel's cgroup.procs files
-PR_SET_DUMPABLE = 4
-PR_SET_NO_NEW_PRIVS = 38
 CAP_SYS_ADMIN = 21
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_SLAVE = 2, 4, 8, 1 << 14, 1 << 19
 CLONE_NEWNS = 0x00020000
@@ -245,28 +247,8 @@ def _join_cgroups(fds: list) -> None:
 
 
 def _become_user(own: list, sandbox: dict) -> None:
-    """Become uid UID_BASE + our pid (unique while we live), owner of the folders in `own`.
-
-    Changing from uid 0 clears every capability; no_new_privs keeps setuid
-    binaries from giving any back. The change also clears PDEATHSIG and the
-    dumpable flag: re-arm the one, restore the other (a non-dumpable process
-    cannot read its own /proc/self/fd)."""
-    uid = launcher.UID_BASE + os.getpid()
-    for top in own:
-        # bottom up: without CAP_DAC_OVERRIDE we can no longer list a folder once it is not ours
-        for folder, dirs, files in os.walk(top, topdown=False):
-            for name in dirs + files:
-                os.chown(os.path.join(folder, name), uid, uid, follow_symlinks=False)
-        os.chown(top, uid, uid, follow_symlinks=False)
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)
-    libc = launcher._libc()
-    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
-    if sandbox.get("memory") != "cgroup" and sandbox.get("max_processes"):
-        launcher.set_limit("RLIMIT_NPROC", sandbox["max_processes"])   # a new uid: counts this kernel only
-    launcher.die_with_parent()
+    """Become uid UID_BASE + our pid, owner of the folders in `own` (`launcher.become_user`)."""
+    launcher.become_user(own, sandbox)
 
 
 def _run_child(req: dict, fds: list, keep: set, zygote: int, uid_per_kernel: bool) -> None:
@@ -297,7 +279,13 @@ def _run_child(req: dict, fds: list, keep: set, zygote: int, uid_per_kernel: boo
                 os._exit(exc.code if isinstance(exc.code, int) else 97)
         else:
             launcher.die_with_parent()
-        if uid_per_kernel:
+        if sandbox and sandbox.get("uid"):
+            # the ``uid`` level (a zygote outside bubblewrap, run by root): this kernel's own
+            # mount namespace hides the course and the output, then its own uid
+            launcher.isolate_filesystem(sandbox["uid"])
+            _become_user(list(req.get("own") or []), sandbox)
+            os.chdir(req.get("cwd") or sandbox["workdir"])
+        elif uid_per_kernel:
             _become_user(list(req.get("own") or []), sandbox or {})
         if os.getppid() != zygote:          # it died before PDEATHSIG was armed
             os._exit(99)

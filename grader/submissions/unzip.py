@@ -23,6 +23,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from grader.errors import InputError
+from grader.reports.result import current_umask
 from grader.submissions.discover import sha256_of
 from grader.submissions.layout import JUNK
 
@@ -44,7 +45,7 @@ def unpack(archive: Path, dest: Path, *, max_entries: int = MAX_ENTRIES,
         raise InputError(dest, f"exists and was not unpacked by the grader; cannot unpack {archive.name} there")
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    staging.chmod(0o755)   # mkdtemp's 0700 would hide the unpacked work from the course's TAs
+    staging.chmod(0o777 & ~current_umask())   # mkdtemp's 0700 would hide the unpacked work from the TAs
     try:
         _extract(archive, staging, max_entries, max_bytes)
         (staging / MARKER).write_text(digest + "\n")

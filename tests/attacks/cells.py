@@ -278,3 +278,35 @@ PRINT_1GB = """\
 line = "x" * (1 << 20)
 for _ in range(1024):
     print(line)"""
+
+# Damage and forge the grader's output folder: rewrite another student's result to 0, and
+# forge a result with score 1000 for a submission the next run will grade ($late: its
+# notebook, whose sha256 the forged result carries, so only the batch log can tell), plus
+# forged.json, each with a batch-log line naming its sha256, as the grader writes them.
+TAMPER_OUTPUT = """\
+import hashlib, json, os
+done = []
+results = os.path.join("$out", "results")
+victim = os.path.join(results, "$victim.json")
+template = {"status": "graded", "questions": []}
+try:
+    template = json.load(open(victim))
+    with open(victim, "w") as f:
+        json.dump({**template, "score": 0.0}, f)
+    done.append("rewrote")
+except (OSError, ValueError) as exc:
+    print("could not rewrite", victim, exc)
+def forge(name, sha256):
+    data = json.dumps({**template, "submission": name, "sha256": sha256, "score": 1000.0}).encode()
+    with open(os.path.join(results, name + ".json"), "wb") as f:
+        f.write(data)
+    with open(os.path.join("$out", "batch-log.jsonl"), "a") as f:
+        f.write(json.dumps({"submission": name, "sha256": sha256, "event": "graded",
+                            "result_sha256": hashlib.sha256(data).hexdigest()}) + "\\n")
+try:
+    forge("forged", "0" * 64)
+    forge("$late_id", hashlib.sha256(open("$late", "rb").read()).hexdigest())
+    done.append("forged")
+except OSError as exc:
+    print("could not forge", exc)
+print("tampered:", done)"""

@@ -10,8 +10,11 @@ A `Reason` is text the result must contain: in a question's "status:
 feedback" (`where` = the question id), in the notebook issues ("issues"),
 or in the submission's message ("message"). Expectations that only a
 stronger sandbox can keep name it in `needs` (levels, weakest first:
-limits < netns < bwrap; or "cgroup": processes bounded by a cgroup); under a
+limits < netns < uid < bwrap; or "cgroup": processes bounded by a cgroup); under a
 weaker sandbox they are skipped with the reason.
+
+`LEVEL_ATTACKS` are graded once per sandbox level (`run.grade_level`): what the
+output folder holds afterwards is checked there, not through a score.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 
 from . import cells as c
 
-LEVELS = ("limits", "netns", "bwrap")
+LEVELS = ("limits", "netns", "uid", "bwrap")
 ALL = ("grad_inner", "grad_linear_map", "grad_quadratic_form", "grad_weighted_residual_s",
        "grad_weighted_residual_x", "grad_log_abs_det", "grad_trace_product", "grad_chain_rule")
 
@@ -46,7 +49,7 @@ class Attack:
 ATTACKS: tuple[Attack, ...] = (
     Attack("patched_checkers", "numpy.testing, numpy/torch isclose, builtins abs/all/round patched; "
            "wrong gradient", (c.PATCH_CHECKERS, c.WRONG_QUADRATIC_FORM), ("grad_quadratic_form",),
-           (Reason("grad_quadratic_form", "failed: 12 of 12 cases failed; first (public-1/float64/cpu): wrong values"),)),
+           (Reason("grad_quadratic_form", "failed: 4 of 4 public and 8 of 8 hidden cases failed; first (public-1/float64/cpu): wrong values"),)),
     Attack("tensor_subclass", "torch.Tensor subclass: every comparison equal, differences zero",
            (c.TENSOR_SUBCLASS,), ("grad_chain_rule",),
            (Reason("grad_chain_rule", "a subclass of torch.Tensor (__main__.AlwaysEqual)"),)),
@@ -74,7 +77,9 @@ ATTACKS: tuple[Attack, ...] = (
            "directory and the output folder", (c.FAKE_RESULTS,)),
     Attack("read_solutions", "reads solutions/ and rubrics/ from disk, runs the reference code",
            (c.STUB_LOG_ABS_DET, c.READ_SOLUTIONS), ("grad_log_abs_det",),
-           (Reason("grad_log_abs_det", "not_implemented"),), needs="bwrap"),
+           (Reason("grad_log_abs_det", "not_implemented"),), needs="uid"),
+    Attack("tamper_output", "rewrites another student's result to 0, forges results with score 1000 "
+           "and batch-log lines for them in the output folder", (c.TAMPER_OUTPUT,)),
     Attack("network_fetch", "opens a socket to fetch a solution from the grader's loopback",
            (c.STUB_TRACE_PRODUCT, c.NETWORK_FETCH), ("grad_trace_product",),
            (Reason("grad_trace_product", "not_implemented"), Reason("issues", "Error")), needs="netns"),
@@ -103,6 +108,8 @@ ATTACKS: tuple[Attack, ...] = (
 )
 
 BY_NAME = {a.name: a for a in ATTACKS}
+#: graded at every sandbox level, after a plain solution ("a_victim") whose result they go for
+LEVEL_ATTACKS = (BY_NAME["read_solutions"], BY_NAME["tamper_output"])
 
 
 def expected_score(attack: Attack, rubric) -> float:

@@ -18,11 +18,13 @@ import nbformat
 import helpers
 from grader.rubric import load_rubric
 
-from .corpus import ATTACKS, Attack
+from .corpus import ATTACKS, LEVEL_ATTACKS, Attack
 
 CELL_TIMEOUT = 5
 CALL_TIMEOUT = 2          # the bundled rubric says 10 s; one hidden-only hang costs one timeout
 SUBMISSION_TIMEOUT = 90
+
+VICTIM, LATE = "a_victim", "z_late"     # graded before the attacks; graded by the next run only
 
 # what the network attack would fetch if it could reach the grader's loopback
 SERVED_CODE = b"def grad_trace_product(A, B):\n    return B.T.clone()\n"
@@ -81,6 +83,12 @@ def kill_tagged(mark: str) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+def late_notebook(folder: Path) -> Path:
+    """A plain solution graded only by a later run (`tamper_output` forges its result)."""
+    (folder / "late").mkdir(parents=True, exist_ok=True)
+    return helpers.write(helpers.notebook_with(helpers.SOLUTION, []), folder / "late", LATE)
+
+
 def grade_corpus(folder: Path, *, attacks: tuple[Attack, ...] = ATTACKS, workers: int = 2,
                  kernel: str = "warm", sandbox: str = "auto") -> CorpusRun:
     """Grade every attack's notebook in one batch under `folder` (subs/, out/)."""
@@ -93,7 +101,8 @@ def grade_corpus(folder: Path, *, attacks: tuple[Attack, ...] = ATTACKS, workers
                          submission_timeout=SUBMISSION_TIMEOUT, kernel=kernel,
                          sandbox=sandbox)
     with solution_server() as port:
-        values = {"port": port, "out": str(out), "mark": mark, "names": repr(names)}
+        values = {"port": port, "out": str(out), "mark": mark, "names": repr(names),
+                  "victim": names[0], "late": str(late_notebook(folder)), "late_id": LATE}
         paths = [helpers.write(build(a, values), subs, a.name) for a in attacks]
         start = time.monotonic()
         try:
@@ -103,3 +112,68 @@ def grade_corpus(folder: Path, *, attacks: tuple[Attack, ...] = ATTACKS, workers
             leftovers = helpers.tagged_pids(f"{mark}=1", where="environ")
             kill_tagged(mark)            # never leave a notebook's children behind, even on failure
     return CorpusRun(results, out, load_rubric(rubric_path), seconds, names, mark, leftovers)
+
+
+@dataclass
+class LevelRun:
+    """`LEVEL_ATTACKS` graded after a plain solution (`VICTIM`), then a second run over the same
+    output folder: the victim again (reused) and `LATE`, whose result the attack forged."""
+
+    first: dict                   # submission id -> SubmissionResult of the batch with the attacks
+    first_notes: list[str]        # what that batch said about its output folder
+    second: dict                  # the rerun
+    second_notes: list[str]
+    out: Path
+    rubric: object
+
+
+def level_notebooks(folder: Path) -> tuple[list[Path], Path]:
+    subs = folder / "subs"
+    subs.mkdir(parents=True, exist_ok=True)
+    values = {"out": str(folder / "out"), "victim": VICTIM, "late": str(late_notebook(folder)), "late_id": LATE}
+    victim = helpers.write(helpers.notebook_with(helpers.SOLUTION, []), subs, VICTIM)
+    return [victim, *(helpers.write(build(a, values), subs, a.name) for a in LEVEL_ATTACKS)], folder / "late" / f"{LATE}.ipynb"
+
+
+def grade_level(folder: Path, *, sandbox: str, kernel: str) -> LevelRun:
+    """In this process, at the level `sandbox` names (a named level: what an instructor
+    chooses explicitly), one kernel at a time so the victim's result is there first."""
+    import asyncio
+
+    from grader.batch import grade_batch
+    from grader.submissions import discover
+
+    paths, late = level_notebooks(folder)
+    rubric_path = helpers.short_call_rubric(folder, CALL_TIMEOUT)
+    rubric = load_rubric(rubric_path)
+    cfg = helpers.config(cell_timeout=CELL_TIMEOUT, call_timeout=CALL_TIMEOUT,
+                         submission_timeout=SUBMISSION_TIMEOUT, kernel=kernel, sandbox=sandbox)
+    runs = []
+    for batch in (paths, [paths[0], late]):
+        notes: list[str] = []
+        results = asyncio.run(grade_batch(discover(batch), rubric, cfg, folder / "out", workers=1, notes=notes))
+        runs.append(({r.submission: r for r in results}, notes))
+    return LevelRun(*runs[0], *runs[1], folder / "out", rubric)
+
+
+def grade_level_cli(folder: Path, python: str, *extra: str) -> tuple[LevelRun, list[str]]:
+    """The same through `grader grade` run by `python` (e.g. a venv's); also its stderr lines."""
+    import subprocess
+
+    from grader.reports.result import SubmissionResult
+
+    paths, late = level_notebooks(folder)
+    rubric_path = helpers.short_call_rubric(folder, CALL_TIMEOUT)
+    out, runs, stderr = folder / "out", [], []
+    for batch in (paths, [paths[0], late]):
+        proc = subprocess.run([python, "-m", "grader.cli.main", "grade", *map(str, batch), "-a", str(rubric_path),
+                               "--out", str(out), "--config", str(helpers.ROOT / "config.yaml"), "--workers", "1",
+                               *extra], cwd=helpers.ROOT, env=helpers.cli_env(), capture_output=True, text=True,
+                              timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        stderr += proc.stderr.splitlines()
+        results = {p.stem: SubmissionResult.model_validate_json((out / "results" / f"{p.stem}.json").read_bytes())
+                   for p in batch}
+        notes = [line[len("note: "):] for line in proc.stdout.splitlines() if line.startswith("note: ")]
+        runs.append((results, notes))
+    return LevelRun(*runs[0], *runs[1], out, load_rubric(rubric_path)), stderr

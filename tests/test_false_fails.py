@@ -1,0 +1,216 @@
+"""Issue 16's classes of false fails, each pinned down without grading a whole corpus:
+the static autograd scan resolves names per scope; tampering is decided by what the
+probe relies on, in the kernel; numbers of the numeric tower cross the boundary."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+
+import helpers
+from grader.checks.static import NotebookCode
+from grader.expr import KERNEL_INTERP_FACTORY, KERNEL_INTERP_SOURCE, Builder
+from grader.probe.session import KERNEL_SOURCE
+from grader.probe.values import Value, as_numbers, decode_value, encode_plain
+
+
+def _code(*sources: str) -> NotebookCode:
+    return NotebookCode(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources]))
+
+
+CHECKING_CELL = "import torch\nfrom torch.func import grad, jacrev as jacobian, vjp\n"
+
+
+@pytest.mark.parametrize("source", [
+    "def f(x, grad):\n    return grad * x\n",                              # a parameter
+    "def f(x):\n    grad = x * 2\n    return grad\n",                        # a local
+    "def f(xs):\n    for grad in xs:\n        pass\n    return grad\n",      # a loop variable
+    "def f(x):\n    return [grad for grad in x]\n",                          # a comprehension's
+    "def f(x):\n    jacobian = [[1.0]]\n    vjp = lambda v: v\n    return vjp(jacobian)\n",
+    "def f(x):\n    with open('p') as grad:\n        return grad\n",        # a with target
+    "def f(x):\n    try:\n        pass\n    except Exception as grad:\n        pass\n    return x\n",
+    "def f(x):\n    return torch.func.vmap(torch.sin)(x)\n",                  # vmap is not autograd
+    "class M:\n    def grad(self, x):\n        return x\ndef f(x):\n    return M().grad(x)\n",
+    "def f(x):\n    def inner(grad):\n        return grad\n    return inner(x)\n",
+])
+def test_a_local_name_is_not_the_imported_autograd(source):
+    assert _code(CHECKING_CELL, source).autograd_uses("f") == []
+    assert _code(source, CHECKING_CELL).autograd_uses("f") == []   # order of cells does not matter
+
+
+@pytest.mark.parametrize("source, what", [
+    ("def f(x):\n    return grad(lambda v: v.sum())(x)\n", "grad"),             # the module's grad
+    ("import torch.autograd as ag\ndef f(x):\n    return ag.grad(x, x)\n", "ag.grad"),
+    ("def f(x):\n    g = torch.autograd\n    return g.grad(x, x)\n", "g.grad"),  # an alias in the function
+    ("def f(x):\n    from torch.func import grad as G\n    return G(x)\n", "G"),
+    ("def helper(x):\n    return torch.func.jacrev(torch.sin)(x)\ndef f(x):\n    return helper(x)\n",
+     "torch.func.jacrev"),
+    ("def f(x):\n    global grad\n    grad = 1\n    return grad(x)\n", None),   # global: rebinds the module's
+    ("class C:\n    def run(self, x):\n        x.backward()\ndef f(x):\n    return C().run(x)\n", "x.backward"),
+    ("def f(x):\n    return torch.zeros(3, requires_grad=True)\n", "requires_grad=True"),
+    ("def f(x):\n    def inner(v):\n        return grad(torch.sin)(v)\n    return inner(x)\n", "grad"),
+])
+def test_autograd_reached_through_scopes_still_counts(source, what):
+    found = _code(CHECKING_CELL, source).autograd_uses("f")
+    if what is None:   # `global grad; grad = 1` makes the module's grad an int: nothing to find
+        assert found == []
+    else:
+        assert found and found[0].what == what, found
+
+
+def test_the_last_module_binding_wins():
+    assert _code(CHECKING_CELL, "def f(x):\n    return grad(x)\n", "grad = len\n").autograd_uses("f") == []
+    assert _code("grad = len\n", CHECKING_CELL, "def f(x):\n    return grad(x)\n").autograd_uses("f")
+
+
+# -- the numeric tower, on the kernel's side of the boundary --------------------
+
+def _kernel_namespace() -> dict:
+    ns: dict = {}
+    exec(compile(KERNEL_INTERP_SOURCE + "\n" + KERNEL_SOURCE, "<probe>", "exec"), ns)   # noqa: S102
+    ns["interp"] = ns[KERNEL_INTERP_FACTORY]()
+    ns["probe"] = ns["_grader_probe_factory"](ns["interp"])
+    return ns
+
+
+@pytest.fixture(scope="module")
+def kernel_ns():
+    return _kernel_namespace()
+
+
+@pytest.mark.parametrize("x", [np.float64(0.7), np.float32(0.7), np.asarray(0.7), np.int64(1), 1, True,
+                               0.7, torch.tensor(0.7, dtype=torch.float64)])
+def test_functions_handed_over_take_any_real_number(kernel_ns, x):
+    b = Builder(["x"])
+    out = b.op("add", b.op("tanh", b.op("exp", b.op("sin", "x"))), b.op("relu", "x"))
+    f = kernel_ns["interp"].scalar_function(b.build([out]).to_json())
+    v = float(x)
+    assert float(f(x)) == pytest.approx(np.tanh(np.exp(np.sin(v))) + max(v, 0.0), rel=1e-6)
+
+
+def test_a_number_with_its_own_methods_keeps_them(kernel_ns):
+    class Dual(float):   # a student's Dual may subclass float: its sin() is the one to call
+        def __new__(cls, real, dual):
+            obj = super().__new__(cls, real)
+            obj.dual = dual
+            return obj
+
+        def sin(self):
+            return Dual(np.sin(float(self)), np.cos(float(self)) * self.dual)
+
+    b = Builder(["x"])
+    f = kernel_ns["interp"].scalar_function(b.build([b.op("sin", "x")]).to_json())
+    assert f(Dual(0.5, 1.0)).dual == pytest.approx(np.cos(0.5))
+
+
+def _ask(kernel_ns, fn, args=()) -> Value:
+    request = {"fn": "fn", "calls": [{"args": [encode_plain(a) for a in args]}]}
+    reply = kernel_ns["probe"].call(base64.b64encode(json.dumps(request).encode()).decode(), {"fn": fn})
+    result = json.loads(base64.b64decode(reply))["results"][0]
+    assert result["status"] == "ok", result
+    return decode_value(result["value"])
+
+
+@pytest.mark.parametrize("returned, kind, numbers", [
+    (np.float64(1.5), "float", 1.5), (np.float32(1.5), "float", 1.5), (np.int64(3), "int", 3.0),
+    (np.bool_(True), "bool", 1.0), (True, "bool", 1.0), (np.asarray(2.5), "ndarray", 2.5),
+    (torch.tensor(2.5), "tensor", 2.5), ((np.float64(1.0), [np.int64(2)]), "tuple", [1.0, [2.0]]),
+    (np.array([[1.0, 2.0], [3.0, 4.0]]), "ndarray", [[1.0, 2.0], [3.0, 4.0]]),
+])
+def test_returned_numbers_keep_their_value(kernel_ns, returned, kind, numbers):
+    got = _ask(kernel_ns, lambda: returned)
+    assert got.kind == kind and as_numbers(got) == numbers
+
+
+def test_arguments_of_the_numeric_tower_are_sent_as_numbers():
+    assert encode_plain(np.int64(3)) == {"t": "int", "v": 3}
+    assert encode_plain(np.float64(0.5)) == {"t": "float", "v": 0.5}
+    assert encode_plain(torch.tensor(0.5)) == {"t": "float", "v": 0.5}
+    with pytest.raises(TypeError):
+        encode_plain(True)
+
+
+def test_the_probe_reports_what_it_relies_on_when_replaced(kernel_ns):
+    reply = _raw(kernel_ns, lambda: 1.0)
+    assert reply["tampered"] == []
+    original = json.loads
+
+    def swap():   # a call that replaces what the report passes through
+        json.loads = lambda *a, **k: original(*a, **k)
+        return 1.0
+    try:
+        assert "json.loads" in _raw(kernel_ns, swap)["tampered"]
+    finally:
+        json.loads = original
+    assert _raw(kernel_ns, lambda: 1.0)["tampered"] == []
+
+
+def _raw(kernel_ns, fn) -> dict:
+    request = {"fn": "fn", "watch_autograd": True, "calls": [{"args": []}]}
+    reply = kernel_ns["probe"].call(base64.b64encode(json.dumps(request).encode()).decode(), {"fn": fn})
+    return json.loads(base64.b64decode(reply))["results"][0]
+
+
+# -- in a kernel: settings are no tampering, replacements are --------------------
+
+SETTINGS = """\
+%matplotlib inline
+%config InlineBackend.figure_format = "retina"
+from IPython.core.interactiveshell import InteractiveShell
+InteractiveShell.ast_node_interactivity = "all"
+get_ipython().display_formatter.formatters["text/plain"].for_type(float, lambda x, p, c: p.text(f"{x:.2f}"))
+import warnings, numpy as np, torch
+warnings.filterwarnings("ignore")
+np.set_printoptions(precision=3)
+torch.set_printoptions(precision=3)
+torch.manual_seed(0)"""
+
+# the counter restored to the original during the call: autograd then goes uncounted
+# (names built from strings: the static scan cannot see it, only the probe can)
+UNCOUNTED = """\
+import importlib, torch
+_ag = getattr(torch, "auto" + "grad")
+_graph = importlib.import_module("torch." + "auto" + "grad.graph")
+def grad_quadratic_form(A, x):
+    name = "_engine_run_" + "backward"
+    setattr(_ag, name, getattr(_graph, name))
+    v = x.detach().clone()
+    getattr(v, "requires" + "_grad_")(True)
+    (g,) = _ag.grad(v @ A @ v, [v])
+    return g.detach()"""
+
+WRAPPED_DUMPS = """\
+import functools, json
+json.dumps = functools.wraps(json.dumps)(functools.partial(json.dumps))"""
+
+
+@pytest.fixture(scope="module")
+def kernel_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tamper")
+    notebooks = {"settings": [SETTINGS], "uncounted": [UNCOUNTED], "wrapped_dumps": [WRAPPED_DUMPS]}
+    paths = [helpers.write(helpers.notebook_with(helpers.SOLUTION, cells), folder, name)
+             for name, cells in notebooks.items()]
+    return helpers.grade(paths, folder / "out", cfg=helpers.config(kernel="warm"))
+
+
+def test_settings_are_not_tampering(kernel_run):
+    result = kernel_run["settings"]
+    assert result.score == result.max_score, [(q.id, q.feedback) for q in result.questions if q.score < q.max_score]
+
+
+def test_a_counter_replaced_during_the_call_is_tampering(kernel_run):
+    lost = {q.id: q.feedback for q in kernel_run["uncounted"].questions if q.score < q.max_score}
+    assert list(lost) == ["grad_quadratic_form"], lost
+    assert "torch.autograd._engine_run_backward (during the call)" in lost["grad_quadratic_form"]
+
+
+def test_a_replaced_encoder_loses_every_question_that_forbids_autograd(kernel_run):
+    result = kernel_run["wrapped_dumps"]
+    assert result.score == 0, [(q.id, q.status) for q in result.questions]
+    feedback = result.questions[0].feedback
+    assert "patches what the grader's probe reports through (`json.dumps = ...` in the notebook" in feedback
