@@ -74,6 +74,10 @@ def test_skipped_cuda_is_said_once_per_run_and_counted_per_question():
     single = github.summary(results[:1])
     assert single.count(NO_CUDA) == 1 and "| ⏭ 12 skipped |" in single
 
+    from grader.reports import html
+    page = html.render(results[0])
+    assert page.count(NO_CUDA) == 1 and page.count("cuda ⏭ 12 skipped") == 4    # table + section, 2 questions
+
     from rich.console import Console
     console = Console(width=200, record=True, color_system=None)
     console.print(terminal.render(results[0], notebook="a.ipynb"))

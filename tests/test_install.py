@@ -28,7 +28,7 @@ from grader.config import load_config
 from grader.course import ENV_VAR, find_config
 from grader.errors import InputError
 from grader.pipeline import submission_result
-from grader.reports import html, markdown, summary
+from grader.reports import github, html, markdown, summary
 from grader.reports.result import current_umask, write_atomic_bytes
 from grader.rubric import load_rubric
 from grader.submissions import Submission
@@ -182,6 +182,7 @@ def test_every_result_and_report_footer_carries_the_version(tmp_path):
     page = summary.render(tmp_path, [result], rubric)
     assert f'<p class="muted">{stamp}</p>' in page
     assert summary.render(tmp_path, [result], rubric) == page         # deterministic
+    assert stamp in github.summary([result]).splitlines()[-1]          # the CI job summary's footer
 
 
 # -- files as a user's machine has them -------------------------------------------------------------------

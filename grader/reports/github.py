@@ -310,7 +310,14 @@ def summary(results: list[SubmissionResult], *, title: str = "autograd-grader",
         if shown < len(fixes):
             out += [f"*What to fix in {len(fixes) - shown} more submission(s) is left out here (GitHub caps a "
                     "job summary at 1 MiB): see feedback/ in the grader's output*", ""]
+    out += ["", _footer(results)]
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _footer(results: list[SubmissionResult]) -> str:
+    """Which grader and rubric made the results (as the feedback footers say it)."""
+    made = sorted({(r.grader_version, r.rubric_version) for r in results})
+    return "<sub>" + "; ".join(f"grader {g}, rubric v{v}" for g, v in made) + "</sub>" if made else ""
 
 
 def write_summary(text: str, out_dir: Path) -> Path | None:

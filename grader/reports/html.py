@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from grader.reports.result import QuestionResult, SubmissionResult
 from grader.reports.markdown import STATUS_MARK
-from grader.reports.views import device_status, reproduce, show_value, worst_lines
+from grader.reports.views import device_status, reproduce, show_value, skip_notes, worst_lines
 from grader.sandbox.levels import warning as sandbox_warning
 
 
@@ -55,12 +55,13 @@ TEMPLATE = """<!DOCTYPE html>
 <p class="score">Score: {{ g(r.score) }} / {{ g(r.max_score) }}{% if r.public_only %} (public checks only){% endif %}</p>
 {% if r.message %}<p><strong>{{ r.message }}</strong></p>{% endif %}
 {% if sandbox_warning %}<p class="hint">⚠️ {{ sandbox_warning }}</p>{% endif %}
+{% for note in skips %}<p class="muted">⏭ {{ note }}</p>{% endfor %}
 <table>
 <tr><th>question</th><th>score</th><th>status</th><th>devices</th></tr>
 {% for q in r.questions %}
 <tr><td><a href="#{{ q.id }}"><code>{{ q.id }}</code></a></td><td>{{ g(q.score) }} / {{ g(q.max_score) }}</td>
 <td>{{ mark(q.status) }} {{ q.status.replace('_', ' ') }}</td>
-<td>{% for d in devices(q) %}<span class="{{ d.css }}" title="{{ d.why }}">{{ d.short }}</span>{% if not loop.last %} · {% endif %}{% endfor %}</td></tr>
+<td>{% for d in devices(q) %}<span class="{{ d.css }}">{{ d.short }}</span>{% if not loop.last %} · {% endif %}{% endfor %}</td></tr>
 {% endfor %}
 </table>
 {% if r.notebook_issues %}
@@ -121,11 +122,11 @@ def _devices(q: QuestionResult) -> list[dict[str, str]]:
     for device, c in sorted(q.cases.items()):
         status = device_status(c)
         short = {"passed": f"{device} ✅ {c.passed}/{c.total}", "failed": f"{device} ❌ {c.passed}/{c.total}",
-                 "skipped": f"{device} ⏭ skipped", "not run": f"{device} not run"}[status]
-        why = c.skip_reason or ""
-        out.append({"short": short, "why": why, "text": short + (f" ({why})" if why else ""),
+                 "skipped": f"{device} ⏭ {c.skipped} skipped", "not run": f"{device} not run"}[status]
+        # why a device was skipped is said once per page (`skip_notes`), not per question
+        out.append({"short": short, "text": short,
                     "css": {"passed": "passed-t", "failed": "failed-t"}.get(status, "skipped-t")})
-    return out or [{"short": "no cases ran", "why": "", "text": "no cases ran", "css": "skipped-t"}]
+    return out or [{"short": "no cases ran", "text": "no cases ran", "css": "skipped-t"}]
 
 
 def inline(text: str) -> Markup:
@@ -148,7 +149,7 @@ def render(result: SubmissionResult, plots: dict[str, bytes] | None = None) -> s
         r=result, plots=encoded, g=lambda x: f"{x:g}", mark=lambda s: STATUS_MARK.get(s, ""),
         devices=_devices, css=_css, inline=inline, value_html=value_html, worst=worst_lines,
         repro=lambda q: reproduce(q, result.source, result.assignment),
-        sandbox_warning=sandbox_warning(result.sandbox))
+        sandbox_warning=sandbox_warning(result.sandbox), skips=skip_notes(result.questions))
 
 
 def plot_pngs(result: SubmissionResult) -> dict[str, bytes]:

@@ -245,6 +245,8 @@ def enter_own_user(sandbox: dict) -> None:
 def become_own_user(sandbox: dict) -> None:
     become_user([sandbox["uid"]["own"]], sandbox)
     os.chdir(sandbox["workdir"])
+
+
 # /proc/PID/task/TID/children exists (CONFIG_PROC_CHILDREN): looked up once per process
 _CHILDREN_FILES = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
 
