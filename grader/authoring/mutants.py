@@ -296,11 +296,19 @@ async def baseline(ctx: GradeContext, q: Question, grade: t.Callable) -> list[tu
     return recorder.seen
 
 
+#: per mutant, what a whole submission's grading carries from one question to the next
+#: (`GradeContext.op_failures`, `.class_failures`): a method mutant breaks every question
+#: that uses the method, and a student graded at once sees the composite questions name
+#: the single operation that failed before them. Questions are mutated in rubric order.
+Carried = dict[str, tuple[dict, dict]]
+
+
 async def run_mutant(ctx: GradeContext, q: Question, mutant: str, grade: t.Callable,
-                     original: list[tuple] | None = None) -> MutantOutcome:
+                     original: list[tuple] | None = None, carried: Carried | None = None) -> MutantOutcome:
     """Grade `q` with `mutant` in place. Source mutants count as applicable only when they
     change what the question's calls return (`original`: the unmutated fingerprints): a
-    change to a method the question never uses is no test of it."""
+    change to a method the question never uses is no test of it. `carried`: the earlier
+    questions' failures under the same mutant, as a grading of the whole notebook has them."""
     kernel, name = ctx.session.kernel, q.calls[0]
     saved = f"_grader_saved_{secrets.token_hex(4)}"
     kind, _, method = mutant.partition("@")
@@ -320,7 +328,9 @@ async def run_mutant(ctx: GradeContext, q: Question, mutant: str, grade: t.Calla
                  + _wrap_code(name, saved, RESULT_MUTANTS[mutant][1]))
     await kernel.execute(setup, timeout=30)
     recorder = RecordingSession(ctx.session)
-    result = await grade(q, GradeContext(ctx.rubric, ctx.cfg, recorder, ctx.code, ctx.public_only))
+    ops, classes = (carried if carried is not None else {}).setdefault(mutant, ({}, {}))
+    result = await grade(q, GradeContext(ctx.rubric, ctx.cfg, recorder, ctx.code, ctx.public_only,
+                                         op_failures=ops, class_failures=classes))
     hit = await kernel.execute(f"{saved}_hit[0]", timeout=30)
     await kernel.execute(f"{name} = {saved}\ndel {saved}, {saved}_hit", timeout=30)
     applicable = hit.value_text == "True"
@@ -355,11 +365,12 @@ async def mutation_test(cfg, rubric, solution_path) -> Report:
         session = ProbeSession(kernel)
         if not await session.install():
             raise RuntimeError(f"{solution_path}: the solution's kernel could not be probed")
+        carried: Carried = {}
         for q in rubric.questions:
             ctx = GradeContext(rubric, cfg, session, code, public_only=False)
             original = await baseline(ctx, q, grade_question)
             for mutant in mutants_for(q):
-                report.outcomes.append(await run_mutant(ctx, q, mutant, grade_question, original))
+                report.outcomes.append(await run_mutant(ctx, q, mutant, grade_question, original, carried))
     finally:
         await kernel.close()
     return report

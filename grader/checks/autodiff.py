@@ -285,7 +285,8 @@ def judge(q: Question, mode: str, case: GraphCase, ref, outs: list[CallOutcome],
         per_direction = check.via == "class" and mode == "forward"
         got = [as_numbers(o.value) for o in outs] if per_direction else as_numbers(outs[0].value)
     except NotNumbers as exc:
-        return GraphVerdict(case, False, "wrong", str(exc), expected=ref)
+        hint = ex.function_call_failed(check.via, str(exc)) if check.via != "class" else None
+        return GraphVerdict(case, False, "wrong", str(exc), hint, expected=ref)
     autograd = any(o.autograd_calls for o in outs)
     shape_problem = _well_formed(check, case, got)
     if shape_problem:
@@ -310,6 +311,8 @@ def _failed_call(q: Question, mode: str, case: GraphCase, ref, out: CallOutcome,
     elif kind == "error" and case.op and q.check.via == "class":   # the operation's method raised
         message, hint = ex.raised(case.op, _const_of(case), out.error or "an exception", out.line, cls,
                                   spell(case.graph))
+    elif q.check.via != "class":
+        hint = ex.function_call_failed(q.check.via, f"{message} {out.error or ''}") or hint
     if case.op and kind not in ("missing", "not_implemented", "timeout", "crashed"):
         hint = ex.root_cause(case, ctx.op_failures.get(mode, {}), class_ops.built_on(ctx.code, cls), cls) or hint
         ctx.op_failures.setdefault(mode, {})[case.op] = message
@@ -348,6 +351,8 @@ def _explain(q: Question, mode, case, got, ref, ctx, rtol, atol) -> tuple[str, s
             return message, hint
     if check.via == "vjp" and ex.forward_product(case.graph, list(case.x), list(case.v), got, rtol, atol):
         return message, ex.FORWARD_PRODUCT
+    if check.via != "class" and (hint := ex.function_mistake(check.via, got, ref, rtol, atol)):
+        return message, hint
     if check.via != "class" and ctx.class_failures.get(mode):
         failed = ", ".join(ctx.class_failures[mode][:3])
         return message, f"this function builds on your class, which fails {failed}: fix those first"

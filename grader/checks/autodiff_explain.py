@@ -326,6 +326,50 @@ FORWARD_PRODUCT = ("that is a forward-mode product: you returned `J v` (v weight
                    "then read the inputs' .grad")
 
 
+# -- the functions built on the class: derivative, jvp, jacobian, vjp ----------------------
+
+#: how the grader calls each function, and what it must return
+CALLS = {"derivative": ("derivative(f, x)", "f'(x)"), "jvp": ("jvp(f, x, v)", "(f(x), J v)"),
+         "jacobian": ("jacobian(f, x)", "the Jacobian"), "vjp": ("vjp(f, xs, v)", "vᵀ J")}
+
+
+def _scaled(got, ref, factor: float, rtol: float, atol: float) -> bool:
+    g, r = flat(got), flat(ref)
+    return (g is not None and r is not None and len(g) == len(r) and any(x != 0 for x in r)
+            and ratio(g, [factor * x for x in r], rtol, atol) <= 1.0)
+
+
+def function_mistake(via: str, got, ref, rtol: float, atol: float) -> str | None:
+    """A known slip in a function built on the class, from its numbers: twice, minus, all
+    zeros, or (jacobian) the transpose."""
+    call, what = CALLS[via]
+    if _scaled(got, ref, 0.0, rtol, atol):
+        return f"returned all zeros: {call} must return {what}"
+    if _scaled(got, ref, 2.0, rtol, atol):
+        return f"off by a factor 2: your result is twice {what}"
+    if _scaled(got, ref, 0.5, rtol, atol):
+        return f"off by a factor 2: your result is half {what}"
+    if _scaled(got, ref, -1.0, rtol, atol):
+        return f"sign flipped: your result is minus {what}"
+    if via == "jacobian" and len(shape(ref)) == 2:
+        transposed = [list(col) for col in zip(*ref)]
+        if close(got, transposed, rtol, atol)[0]:
+            return ("returned the transpose of the Jacobian: row i holds the derivatives of output i, "
+                    "one column per input (m rows for m outputs)")
+    return None
+
+
+def function_call_failed(via: str, error: str) -> str | None:
+    """A function built on the class that returned `f` itself, or took its arguments in
+    another order (the error names a function object where numbers were expected)."""
+    call, what = CALLS[via]
+    if "of type function" in error:
+        return f"you returned the function `f` itself: {call} must call it and return {what} as numbers"
+    if "TypeError" in error and ("function" in error or "not callable" in error):
+        return f"an argument was used in the wrong role: the grader calls {call}, in this order"
+    return None
+
+
 def wrong_message(via: str, mode: str, got, ref, rtol: float, atol: float) -> str:
     """A composite or function case: which part of the result is wrong, the other part being right."""
     if via == "class" and mode == "reverse":
