@@ -40,12 +40,23 @@ class SandboxLevel(str, enum.Enum):
 def sandbox_level(cfg, chosen: SandboxLevel | None):
     """The config with --sandbox applied; refuse (exit 2) a weak level nobody named, and say
     once, on stderr, which level the kernels get and why when it is below bubblewrap."""
-    from grader.sandbox import levels
+    from grader.sandbox import elevate, levels
     if chosen is not None:
         cfg = cfg.model_copy(update={"execution": cfg.execution.model_copy(update={"sandbox": chosen.value})})
-    warm = cfg.execution.kernel == "warm"
+    warm, requested = cfg.execution.kernel == "warm", cfg.execution.sandbox
+    if warm and requested == "auto" and levels.warm_is_weaker():
+        # bubblewrap runs, but warm kernels need root for a uid each: fresh kernels, sandboxed
+        console.print("sandbox: warm kernels cannot run in bubblewrap here (they need the grader to run "
+                      "as root); kernels start fresh", markup=False, soft_wrap=True)
+        cfg, warm = cfg.with_kernel(batch=True, warm=False), False
+    if elevate.wanted(requested, levels.available("bwrap")[0], levels.sudo_works):
+        why = "the uid level needs root" if requested == "uid" else \
+            "bubblewrap does not run here and the uid level needs root"
+        console.print(f"sandbox: {why}: running the grader again with sudo (passwordless)",
+                      markup=False, soft_wrap=True)
+        elevate.rerun_with_sudo()
     try:
-        level, why = levels.gate(cfg.execution.sandbox, warm=warm)
+        level, why = levels.gate(requested, warm=warm)
     except levels.LevelUnavailable as exc:
         raise InputError("--sandbox" if chosen is not None else "execution.sandbox", str(exc)) from None
     if line := levels.notice(level, why, warm=warm):
@@ -137,6 +148,8 @@ def grade(
         out.print(f"junit: {dest / 'junit.xml'}", markup=False)
     if "gradescope" in chosen:
         out.print(f"gradescope: {dest / ('results.json' if len(results) == 1 else 'gradescope')}", markup=False)
+    from grader.sandbox import elevate
+    elevate.give_back(dest)          # run again under sudo: the files belong to who started it
     code, policy_line = policy_exit(results, fail_under, default=EXIT_OK)
     if policy_line:
         out.print(Text(policy_line, style="red" if code else "green"))

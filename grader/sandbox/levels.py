@@ -92,7 +92,7 @@ def uid_status() -> tuple[bool, str]:
     own (`launcher.enter_own_user`), tried for real once per grader process (about 50 ms);
     else (False, why)."""
     if os.geteuid() != 0:
-        hint = " (passwordless sudo works: run the grader with sudo -E)" if _sudo_works() else ""
+        hint = " (passwordless sudo works: `grader grade` runs itself again with sudo)" if sudo_works() else ""
         return False, "a uid and a mount namespace per kernel need the grader to run as root" + hint
     from grader.sandbox import bwrap
     with tempfile.TemporaryDirectory(prefix="grader-uid-probe-") as tmp:
@@ -115,11 +115,17 @@ def uid_status() -> tuple[bool, str]:
         return False, "a kernel as a uid of its own failed: " + why.replace(tmp, "<probe folder>")
 
 
-def _sudo_works() -> bool:
+def sudo_works() -> bool:
     try:
         return subprocess.run(["sudo", "-n", "true"], capture_output=True, timeout=10, check=False).returncode == 0
     except (OSError, subprocess.SubprocessError):
         return False
+
+
+def warm_is_weaker() -> bool:
+    """Whether `auto` gives warm kernels a weaker level than fresh ones (bubblewrap runs,
+    but the warm kernels' uid each needs a root grader)."""
+    return LEVELS.index(decide("auto", warm=True)[0]) > LEVELS.index(decide("auto", warm=False)[0])
 
 
 def available(level: str, *, warm: bool = False) -> tuple[bool, str]:

@@ -156,8 +156,9 @@ def grade_level(folder: Path, *, sandbox: str, kernel: str) -> LevelRun:
     return LevelRun(*runs[0], *runs[1], folder / "out", rubric)
 
 
-def grade_level_cli(folder: Path, python: str, *extra: str) -> tuple[LevelRun, list[str]]:
-    """The same through `grader grade` run by `python` (e.g. a venv's); also its stderr lines."""
+def grade_level_cli(folder: Path, python: str, *extra: str, user: str | None = None) -> tuple[LevelRun, list[str]]:
+    """The same through `grader grade` run by `python` (e.g. a venv's); also its stderr lines.
+    `user`: run it as that unprivileged user (`as_user`)."""
     import subprocess
 
     from grader.reports.result import SubmissionResult
@@ -165,8 +166,9 @@ def grade_level_cli(folder: Path, python: str, *extra: str) -> tuple[LevelRun, l
     paths, late = level_notebooks(folder)
     rubric_path = helpers.short_call_rubric(folder, CALL_TIMEOUT)
     out, runs, stderr = folder / "out", [], []
+    as_user = [python, "-m", "tests.attacks.as_user", user, str(folder)] if user else []
     for batch in (paths, [paths[0], late]):
-        proc = subprocess.run([python, "-m", "grader.cli.main", "grade", *map(str, batch), "-a", str(rubric_path),
+        proc = subprocess.run([*as_user, python, "-m", "grader.cli.main", "grade", *map(str, batch), "-a", str(rubric_path),
                                "--out", str(out), "--config", str(helpers.ROOT / "config.yaml"), "--workers", "1",
                                *extra], cwd=helpers.ROOT, env=helpers.cli_env(), capture_output=True, text=True,
                               timeout=600)
