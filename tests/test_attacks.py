@@ -143,14 +143,20 @@ def test_each_level_records_itself_and_why(level_run):
         assert result.sandbox["why"] == f"named in the configuration or with --sandbox ({level})", result.sandbox
 
 
-def test_each_level_keeps_the_course_unread(level_run):
-    level, kernel, run = level_run
+def assert_course_unread(run) -> None:
+    """The notebook that reads solutions/ found nothing: it earns its honest part only."""
     result, attack = run.first["read_solutions"], BY_NAME["read_solutions"]
-    if level in levels.WEAK:     # the control: at a weak level the solutions are there to read
-        assert result.score == run.rubric.max_score, "the attack failed to read where nothing hides"
-        return
     assert result.score == expected_score(attack, run.rubric)
     assert "not_implemented" in text_at(result, "grad_log_abs_det")
+
+
+def test_each_level_keeps_the_course_unread(level_run):
+    level, kernel, run = level_run
+    if level in levels.WEAK:     # the control: at a weak level the solutions are there to read
+        assert run.first["read_solutions"].score == run.rubric.max_score, \
+            "the attack failed to read where nothing hides"
+        return
+    assert_course_unread(run)
 
 
 def test_each_level_keeps_the_output_the_graders(level_run):
@@ -177,9 +183,7 @@ def test_a_venv_under_tmp_still_gets_bubblewrap(tmp_path):
     assert not [line for line in stderr if line.startswith("sandbox:")], stderr     # bwrap: no notice
     for result in run.first.values():
         assert result.sandbox["level"] == "bwrap", result.sandbox
-    attack = BY_NAME["read_solutions"]
-    assert run.first["read_solutions"].score == expected_score(attack, run.rubric)
-    assert "not_implemented" in text_at(run.first["read_solutions"], "grad_log_abs_det")
+    assert_course_unread(run)
     assert_output_holds("bwrap", run)
     assert made < 30, f"making the venv took {made:.1f} s"
 

@@ -17,9 +17,9 @@ import sys
 import pytest
 
 from grader.sandbox import levels
-from attacks.corpus import BY_NAME, expected_score, text_at
+from attacks.corpus import BY_NAME, expected_score
 from attacks.run import grade_level_cli
-from test_attacks import assert_output_holds
+from test_attacks import assert_course_unread, assert_output_holds
 
 USER = "grader-ci"
 
@@ -49,9 +49,7 @@ def test_without_root_the_uid_level_runs_through_sudo(tmp_path):
     assert any("running the grader again with sudo" in line for line in stderr), stderr
     for result in run.first.values():
         assert result.sandbox["level"] == "uid", result.sandbox
-    attack = BY_NAME["read_solutions"]
-    assert run.first["read_solutions"].score == expected_score(attack, run.rubric)
-    assert "not_implemented" in text_at(run.first["read_solutions"], "grad_log_abs_det")
+    assert_course_unread(run)
     assert_output_holds("uid", run)
     assert _owned_by_user(run.out) == []          # the files are the user's, not root's
 

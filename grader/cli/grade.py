@@ -20,6 +20,7 @@ from grader.cli.options import (FailUnderOption, FormatOption, HiddenVisibilityO
 from grader.errors import EXIT_OK, InputError
 from grader.rubric.load import require_hidden_cases
 from grader.rubric import find_rubric
+from grader.sandbox import elevate
 from grader.submissions import collect
 
 
@@ -40,7 +41,7 @@ class SandboxLevel(str, enum.Enum):
 def sandbox_level(cfg, chosen: SandboxLevel | None):
     """The config with --sandbox applied; refuse (exit 2) a weak level nobody named, and say
     once, on stderr, which level the kernels get and why when it is below bubblewrap."""
-    from grader.sandbox import elevate, levels
+    from grader.sandbox import levels
     if chosen is not None:
         cfg = cfg.model_copy(update={"execution": cfg.execution.model_copy(update={"sandbox": chosen.value})})
     warm, requested = cfg.execution.kernel == "warm", cfg.execution.sandbox
@@ -148,7 +149,6 @@ def grade(
         out.print(f"junit: {dest / 'junit.xml'}", markup=False)
     if "gradescope" in chosen:
         out.print(f"gradescope: {dest / ('results.json' if len(results) == 1 else 'gradescope')}", markup=False)
-    from grader.sandbox import elevate
     elevate.give_back(dest)          # run again under sudo: the files belong to who started it
     code, policy_line = policy_exit(results, fail_under, default=EXIT_OK)
     if policy_line:
