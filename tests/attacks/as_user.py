@@ -4,7 +4,8 @@ tests.attacks.as_user USER FOLDER CMD...`.
 The user must reach this Python and the repository, which may lie under a
 folder it cannot pass (/root is 0700): the command runs in a mount namespace
 of its own where such folders are covered and what it needs is bound back
-(`launcher.isolate_filesystem`, as the uid level does for kernels). FOLDER
+(`launcher.isolate_filesystem`, as the uid level does for kernels), and a
+checkout that others cannot pass gets o+x while the command runs. FOLDER
 becomes the user's and is its HOME. Nothing here limits what `sudo` may do.
 """
 
@@ -36,7 +37,15 @@ def main() -> int:
         os.setresuid(user.pw_uid, user.pw_uid, user.pw_uid)
 
     env = dict(os.environ, HOME=folder, USER=name, LOGNAME=name)
-    return subprocess.run(cmd, preexec_fn=become_user, env=env).returncode
+    # a checkout made 0700 (`mktemp -d`): binding it back does not open it; let others pass
+    # through it (not list it) while the command runs
+    mode = ROOT.stat().st_mode & 0o7777
+    if not mode & 0o001:
+        os.chmod(ROOT, mode | 0o001)
+    try:
+        return subprocess.run(cmd, preexec_fn=become_user, env=env).returncode
+    finally:
+        os.chmod(ROOT, mode)
 
 
 if __name__ == "__main__":
