@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from grader.checks.context import GradeContext
 from grader.checks.static import NotebookCode
+from grader.expr.ops import METHOD_OF_OP
 from grader.rubric.model import Question
 
 # result mutants: name -> (what it does, kernel code of `transform(result, args) -> (new, applicable)`)
@@ -229,12 +230,6 @@ SOURCE_MUTANTS = {"drop_term": "drop a term (the first + or - of a result)",
                   "accumulate_eq": "accumulate gradients with = instead of +=",
                   "flip_sign": "flip the sign of a derivative rule",
                   "overwrite_grad": "reset .grad before each backward(): gradients overwritten, not added"}
-#: the method of a Dual / Value that each graph operation calls
-METHOD_OF_OP = {"add": "__add__", "sub": "__sub__", "mul": "__mul__", "div": "__truediv__",
-                "radd": "__radd__", "rsub": "__rsub__", "rmul": "__rmul__", "rdiv": "__rtruediv__",
-                "neg": "__neg__", "pow": "__pow__", "sin": "sin", "cos": "cos", "exp": "exp",
-                "log": "log", "tanh": "tanh", "relu": "relu"}
-
 
 def source_mutant(code: NotebookCode, name: str, kind: str) -> str | None:
     """The solution's definition of `name` with the mutation applied, as source; None if n/a.

@@ -226,10 +226,8 @@ def failing_node(graphs: t.Sequence[Graph], op: str, text: str, kinds: list[str]
 
 
 def _kernel_text(op: str, const) -> str:
-    """How kernel_interp.py names the operation in its error (`{c} - a`, `a ** {c}`)."""
-    template = {"radd": "{c} + a", "rsub": "{c} - a", "rmul": "{c} * a", "rdiv": "{c} / a",
-                "pow": "a ** {c}"}.get(op, OPS[op].python)
-    return template.format(c=repr(const))
+    """How kernel_interp.py names the operation in its error (`2.0 - a`, `a ** 3`)."""
+    return OPS[op].spelled(const)
 
 
 def unsupported(error: str, graphs: t.Sequence[Graph], defined: set[str],

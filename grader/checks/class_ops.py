@@ -14,15 +14,11 @@ from __future__ import annotations
 import ast
 
 from grader.checks.static import NotebookCode
+from grader.expr.ops import METHOD_OF_OP, METHOD_OPS, OPS
 
-#: the method of the class that each graph operation calls
-METHOD_OF_OP = {"add": "__add__", "sub": "__sub__", "mul": "__mul__", "div": "__truediv__",
-                "radd": "__radd__", "rsub": "__rsub__", "rmul": "__rmul__", "rdiv": "__rtruediv__",
-                "neg": "__neg__", "pow": "__pow__", "sin": "sin", "cos": "cos", "exp": "exp",
-                "log": "log", "tanh": "tanh", "relu": "relu"}
 _BINOP = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
-_REFLECTED = {"add": "radd", "sub": "rsub", "mul": "rmul", "div": "rdiv"}
-_METHOD_OPS = {"sin", "cos", "exp", "log", "tanh", "relu"}
+_REFLECTED = {name: op.reflected for name, op in OPS.items() if op.reflected}
+_METHOD_OPS = METHOD_OPS
 
 
 def _class(code: NotebookCode, cls: str) -> ast.ClassDef | None:

@@ -13,17 +13,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from grader.expr.spec import OPS, Graph
+from grader.expr.ops import ATOM, OPS, UNARY
+from grader.expr.spec import Graph
 
 _TOKEN = re.compile(r"\b[abc]\b")
-# Python's binding strength of each op's spelling, and what an operand needs to go bare:
-# (precedence of the result, of a left/only operand, of a right operand); atoms are 9.
-_SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 9
-_PRECEDENCE = {"add": (_SUM, _SUM, _PRODUCT), "sub": (_SUM, _SUM, _PRODUCT),
-               "mul": (_PRODUCT, _PRODUCT, _UNARY), "div": (_PRODUCT, _PRODUCT, _UNARY),
-               "radd": (_SUM, _PRODUCT, 0), "rsub": (_SUM, _PRODUCT, 0),
-               "rmul": (_PRODUCT, _UNARY, 0), "rdiv": (_PRODUCT, _UNARY, 0),
-               "neg": (_UNARY, _UNARY, 0), "pow": (_POWER, _ATOM, 0)}
 
 
 def _ancestors(graph: Graph, roots: list[int]) -> set[int]:
@@ -61,7 +54,7 @@ def _operand(text: str, has: int, needs: int) -> str:
 
 
 def _const(value: int | float) -> tuple[str, int]:
-    return repr(value), _UNARY if value < 0 else _ATOM
+    return repr(value), UNARY if value < 0 else ATOM
 
 
 def spell(graph: Graph, limit: int = 300, target: int | None = None) -> str:
@@ -76,14 +69,14 @@ def spell(graph: Graph, limit: int = 300, target: int | None = None) -> str:
         if node.op == "const":
             text[i] = _const(node.const)
             continue
-        prec, left, right = _PRECEDENCE.get(node.op, (_ATOM, _ATOM, 0))   # methods: a.exp()
-        args = [(a, _ATOM) if isinstance(a, str) else text[a] for a in node.args]
+        prec, left, right = OPS[node.op].binds   # methods (a.exp()) bind as atoms
+        args = [(a, ATOM) if isinstance(a, str) else text[a] for a in node.args]
         parts = {"a": _operand(*args[0], left), "b": _operand(*args[1], right) if len(args) > 1 else "",
                  "c": repr(node.const)}
         text[i] = (_TOKEN.sub(lambda m: parts[m.group(0)], OPS[node.op].python), prec)
         if i in names:
             statements.append(f"{names[i]} = {text[i][0]}")
-            text[i] = (names[i], _ATOM)
+            text[i] = (names[i], ATOM)
         if sum(map(len, statements)) + len(text[i][0]) > limit:
             return f"<{len(graph.nodes)}-node graph>"
     outs = [text[r][0] for r in roots]

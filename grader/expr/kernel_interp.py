@@ -13,12 +13,14 @@ def _grader_expr_factory():
     import json
     import math
     import numbers
+    import re
     import traceback
 
     # Bound here, so a notebook that reuses these names (`list = ...`) cannot
     # break the interpreter: closures see these, not the notebook's globals.
-    len, list, getattr, type, enumerate = (builtins.len, builtins.list, builtins.getattr,
-                                           builtins.type, builtins.enumerate)
+    len, list, getattr, type, enumerate, eval, repr = (
+        builtins.len, builtins.list, builtins.getattr, builtins.type, builtins.enumerate,
+        builtins.eval, builtins.repr)
     AttributeError_, TypeError_ = builtins.AttributeError, builtins.TypeError
 
     class OperationNotSupported(Exception):
@@ -40,8 +42,8 @@ def _grader_expr_factory():
     # On plain Python numbers (f: float -> float handed to a finite-difference
     # function) the elementary functions are math's; on anything else, the
     # object's own method (the student's Dual / Value, or a torch tensor).
-    plain = {"sin": math.sin, "cos": math.cos, "exp": math.exp, "log": math.log, "tanh": math.tanh,
-             "relu": lambda v: v if v > 0 else 0.0}
+    def plain(name):
+        return (lambda v: v if v > 0 else 0.0) if name == "relu" else getattr(math, name)
 
     def numpy_module():
         return builtins.__import__("sys").modules.get("numpy")
@@ -59,32 +61,29 @@ def _grader_expr_factory():
             # an object's own method first: a student's Dual may even subclass float
             if not hasattr(a, name):
                 if is_plain_number(a):
-                    return plain[name](float(a))
+                    return plain(name)(float(a))
                 np = numpy_module()
                 if np is not None and isinstance(a, np.ndarray):   # f on an array: elementwise
                     return np.maximum(a, 0.0) if name == "relu" else getattr(np, name)(a)
             return getattr(a, name)()   # a missing method raises AttributeError right here
         return call
 
-    # op -> (operands..., const) -> result; mirrors grader/expr/spec.py OPS.
-    OPS = {
-        "add":  (lambda a, b, c: a + b, "a + b"),
-        "sub":  (lambda a, b, c: a - b, "a - b"),
-        "mul":  (lambda a, b, c: a * b, "a * b"),
-        "div":  (lambda a, b, c: a / b, "a / b"),
-        "radd": (lambda a, c: c + a, "{c} + a"),
-        "rsub": (lambda a, c: c - a, "{c} - a"),
-        "rmul": (lambda a, c: c * a, "{c} * a"),
-        "rdiv": (lambda a, c: c / a, "{c} / a"),
-        "neg":  (lambda a, c: -a, "-a"),
-        "pow":  (lambda a, c: a ** c, "a ** {c}"),
-        "sin":  (method("sin"), "a.sin()"),
-        "cos":  (method("cos"), "a.cos()"),
-        "exp":  (method("exp"), "a.exp()"),
-        "log":  (method("log"), "a.log()"),
-        "tanh": (method("tanh"), "a.tanh()"),
-        "relu": (method("relu"), "a.relu()"),
-    }
+    # op -> (function of (operands..., const), spelling): the grader's operator table
+    # (grader/expr/ops.py), sent as data; each spelling is the rule, evaluated here on the
+    # student's objects exactly as the trusted side evaluates it on tensors.
+    def rule(name, arity, spelling):
+        m = re.fullmatch(r"a\.(\w+)\(\)", spelling)
+        if m:
+            return method(m.group(1))
+        params = ", ".join(("a", "b")[:arity] + ("c",))
+        return eval(f"lambda {params}: {spelling}", {"__builtins__": {}})
+
+    OPS = {name: (rule(name, arity, spelling), spelling)
+           for name, (arity, spelling) in json.loads('__GRADER_OP_TABLE__').items()}
+
+    def spelled(text, c):
+        """The spelling with the constant written out (`2.0 - a`), as the grader writes it."""
+        return re.sub(r"\bc\b", repr(c), text)
 
     def compile_plan(graph_json):
         g = json.loads(graph_json)
@@ -119,7 +118,7 @@ def _grader_expr_factory():
                 try:
                     values.append(fn(*operands, c))
                 except (AttributeError_, TypeError_) as exc:
-                    raise OperationNotSupported(op, text.format(c=repr(c)), operands, exc) from exc
+                    raise OperationNotSupported(op, spelled(text, c), operands, exc) from exc
             return [values[o] for o in outputs]
 
         return f

@@ -28,40 +28,13 @@ import numbers
 import typing as t
 from dataclasses import dataclass
 
+from grader.expr.ops import BINARY, OPS
+
 SPEC_VERSION = 1
 
 Ref = t.Union[int, str]   # an earlier node's index, or an input's name
 
-
-@dataclass(frozen=True)
-class OpInfo:
-    arity: int            # operands taken from nodes / inputs
-    const: str            # "none", or what `const` means: "value", "exponent", "left operand"
-    python: str           # how the kernel-side interpreter spells it (a, b operands; c the const)
-
-
-# The one table of meanings. torch_eval.TORCH_OPS and kernel_interp.py's OPS
-# implement exactly these names (tests check that the key sets agree).
-OPS: dict[str, OpInfo] = {
-    "const": OpInfo(0, "value", "c"),
-    "add":   OpInfo(2, "none", "a + b"),
-    "sub":   OpInfo(2, "none", "a - b"),
-    "mul":   OpInfo(2, "none", "a * b"),
-    "div":   OpInfo(2, "none", "a / b"),
-    "radd":  OpInfo(1, "left operand", "c + a"),
-    "rsub":  OpInfo(1, "left operand", "c - a"),
-    "rmul":  OpInfo(1, "left operand", "c * a"),
-    "rdiv":  OpInfo(1, "left operand", "c / a"),
-    "neg":   OpInfo(1, "none", "-a"),
-    "pow":   OpInfo(1, "exponent", "a ** c"),
-    "sin":   OpInfo(1, "none", "a.sin()"),
-    "cos":   OpInfo(1, "none", "a.cos()"),
-    "exp":   OpInfo(1, "none", "a.exp()"),
-    "log":   OpInfo(1, "none", "a.log()"),
-    "tanh":  OpInfo(1, "none", "a.tanh()"),
-    "relu":  OpInfo(1, "none", "a.relu()"),
-}
-BINARY = ("add", "sub", "mul", "div")   # the only ops whose 2nd operand may be a const node
+# The operators (their arity, constants and spellings) are records in ops.py.
 
 
 class SpecError(ValueError):

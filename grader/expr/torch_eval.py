@@ -4,7 +4,8 @@ Everything runs in float64 on the grader's side: forward mode with
 torch.autograd.forward_ad, reverse mode with torch.autograd.grad. Inputs are
 the last axis of `xs`, so one call evaluates a whole batch of points
 (`(..., n) -> (..., m)`); every op is elementwise. Constants stay Python
-numbers, as in the kernel.
+numbers, as in the kernel, and each operator is its record's spelling
+(`ops.py`), evaluated on tensors.
 """
 
 from __future__ import annotations
@@ -14,30 +15,12 @@ import typing as t
 import torch
 import torch.autograd.forward_ad as fwad
 
-from grader.expr.spec import OPS, Graph
+from grader.expr.ops import OPS
+from grader.expr.spec import Graph
 
-# op -> torch function of (operands..., const); mirrors spec.OPS and the
-# kernel-side table in kernel_interp.py name for name.
-TORCH_OPS: dict[str, t.Callable[..., t.Any]] = {
-    "const": lambda c: c,
-    "add":   lambda a, b, c: torch.add(a, b),
-    "sub":   lambda a, b, c: torch.sub(a, b),
-    "mul":   lambda a, b, c: torch.mul(a, b),
-    "div":   lambda a, b, c: torch.div(a, b),
-    "radd":  lambda a, c: torch.add(c, a),
-    "rsub":  lambda a, c: torch.sub(c, a),
-    "rmul":  lambda a, c: torch.mul(c, a),
-    "rdiv":  lambda a, c: torch.div(c, a),
-    "neg":   lambda a, c: torch.neg(a),
-    "pow":   lambda a, c: torch.pow(a, c),
-    "sin":   lambda a, c: torch.sin(a),
-    "cos":   lambda a, c: torch.cos(a),
-    "exp":   lambda a, c: torch.exp(a),
-    "log":   lambda a, c: torch.log(a),
-    "tanh":  lambda a, c: torch.tanh(a),
-    "relu":  lambda a, c: torch.relu(a),
-}
-assert TORCH_OPS.keys() == OPS.keys()
+# op -> function of (operands..., const): each record's spelling (ops.py), evaluated on
+# tensors (`a + b` is torch.add, `a.sin()` torch.sin); the kernel side evaluates the same text.
+TORCH_OPS: dict[str, t.Callable[..., t.Any]] = {name: op.compile() for name, op in OPS.items()}
 
 
 def _as_points(xs: t.Any, graph: Graph) -> torch.Tensor:
