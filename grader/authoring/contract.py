@@ -124,9 +124,9 @@ def tolerance_text(q: Question, dtypes: list[str]) -> str:
         from grader.checks.compare import tolerance
         return "; ".join(f"{d}: rtol {_g(tolerance(q, d)[0])}, atol {_g(tolerance(q, d)[1])}" for d in dtypes)
     if isinstance(check, (ForwardModeCheck, ReverseModeCheck)):
-        from grader.checks.autodiff import TOLERANCE
-        tol = q.tolerance.get("float64")
-        rtol, atol = (tol.rtol, tol.atol) if tol else TOLERANCE
+        from grader.checks.autodiff import GRAPH_TOLERANCE
+        from grader.checks.compare import tolerance
+        rtol, atol = tolerance(q, "float64", GRAPH_TOLERANCE)
         return f"rtol {_g(rtol)}, atol {_g(atol)}"
     if isinstance(check, FiniteDifferenceCheck):
         from grader.checks import numdiff

@@ -31,7 +31,7 @@ import torch
 from grader.checks import autodiff_explain as ex
 from grader.checks import class_ops, engines
 from grader.checks.cases import numbered_cases
-from grader.checks.compare import DEFAULT_TOLERANCE
+from grader.checks.compare import DEFAULT_TOLERANCE, tolerance
 from grader.checks.context import GradeContext, Prepared
 from grader.checks.graph_text import spell
 from grader.checks.scoring import GeneratedCase, Verdict, outcome_failure, score_question
@@ -45,6 +45,7 @@ from grader.rubric.model import ForwardModeCheck, GraphSpec, Question, ReverseMo
 
 #: (rtol, atol): students compute in Python floats (float64) in another order than torch
 TOLERANCE = (1e-6, 1e-9)
+GRAPH_TOLERANCE = {"float64": TOLERANCE, "float32": DEFAULT_TOLERANCE["float32"]}
 NUMBERS = (2.0, -1.5, 0.5, 3.0, -0.75)
 POW_EXPONENTS = (3, 0.5, -1, 2.0, 1.5, 2, -0.5)
 COVER_TRIES = 100     # seeds tried per public random graph, for one that exercises the ops not yet seen
@@ -249,10 +250,7 @@ def _tolerance(q: Question, got) -> tuple[float, float]:
     numbers = ex.flat(got) or []
     dtype = "float32" if numbers and all(
         not math.isfinite(v) or float(np.float32(v)) == v for v in numbers) else "float64"
-    override = q.tolerance.get(dtype)
-    if override:
-        return override.rtol, override.atol
-    return TOLERANCE if dtype == "float64" else DEFAULT_TOLERANCE["float32"]
+    return tolerance(q, dtype, GRAPH_TOLERANCE)
 
 
 def _class_name(q: Question) -> str:

@@ -17,7 +17,7 @@ import typing as t
 
 import torch
 
-from grader.checks import class_ops, engines
+from grader.checks import class_ops, compare, engines
 from grader.checks.graph_text import spell
 from grader.expr.spec import OPS, Builder, Graph
 from grader.expr.torch_eval import forward_reference, jacobian, reverse_reference
@@ -47,20 +47,18 @@ def shape(a) -> tuple:
 
 
 def ratio(got: list[float], ref: list[float], rtol: float, atol: float) -> float:
-    worst = 0.0
-    for g, r in zip(got, ref):
-        if not math.isfinite(g):
-            return math.inf
-        worst = max(worst, abs(g - r) / (atol + rtol * abs(r)))
-    return worst
+    """The worst element's error over its allowance (compare.py's rule; <= 1 passes)."""
+    return compare.close(got, ref, rtol, atol).worst_ratio
 
 
 def close(got, ref, rtol, atol) -> tuple[bool, float]:
+    """compare.py's rule on nested lists (a Dual's pairs, a Jacobian's rows); what is not a
+    list of numbers of the reference's shape never passes."""
     g, r = flat(got), flat(ref)
     if g is None or r is None or len(g) != len(r) or shape(got) != shape(ref):
         return False, math.inf
-    worst = ratio(g, r, rtol, atol)
-    return worst <= 1.0, worst
+    c = compare.close(g, r, rtol, atol)
+    return c.ok, c.worst_ratio
 
 
 def fmt(v) -> str:

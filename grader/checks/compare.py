@@ -1,13 +1,18 @@
-"""Element-wise comparison with the tolerance table of `torch.testing.assert_close`.
+"""The one closeness rule, for every check kind (and the in-notebook self-check).
 
-An element passes when ``|got - ref| <= atol + rtol * |ref|``. The tolerance
-follows the dtype the student was given (a question may loosen it); the
-worst element is reported as the ratio of its error to its allowance, so
-1.0 is exactly at the limit.
+An element passes when ``|got - ref| <= atol + rtol * |ref|``, as
+`torch.testing.assert_close` decides. The tolerance follows the dtype the
+student computed in (a question may override it per dtype; a check kind may
+bring its own default, as the graph checks do for answers computed in Python
+floats); the worst element is reported as the ratio of its error to its
+allowance, so 1.0 is exactly at the limit. An exact answer passes even where
+the allowance is zero; NaN never passes.
 """
 
 from __future__ import annotations
 
+import math
+import typing as t
 from dataclasses import dataclass
 
 import torch
@@ -18,9 +23,11 @@ from grader.rubric.model import Question
 DEFAULT_TOLERANCE = {"float64": (1e-7, 1e-7), "float32": (1.3e-6, 1e-5)}
 
 
-def tolerance(question: Question, dtype: str) -> tuple[float, float]:
+def tolerance(question: Question, dtype: str,
+              defaults: dict[str, tuple[float, float]] = DEFAULT_TOLERANCE) -> tuple[float, float]:
+    """(rtol, atol): the question's override for `dtype`, else the check kind's default."""
     override = question.tolerance.get(dtype)
-    return (override.rtol, override.atol) if override else DEFAULT_TOLERANCE[dtype]
+    return (override.rtol, override.atol) if override else defaults[dtype]
 
 
 @dataclass(frozen=True)
@@ -31,18 +38,25 @@ class Closeness:
     worst_index: tuple[int, ...] | None
 
 
-def close(got: torch.Tensor, ref: torch.Tensor, rtol: float, atol: float) -> Closeness:
-    """`got` and `ref` must have the same shape; both are compared in float64."""
-    got, ref = got.double().cpu(), ref.double().cpu()
+def close(got: t.Any, ref: t.Any, rtol: float, atol: float) -> Closeness:
+    """Tensors, numbers or nested lists of numbers, compared in float64; a shape that
+    differs never passes."""
+    got, ref = _float64(got), _float64(ref)
+    if tuple(got.shape) != tuple(ref.shape):
+        return Closeness(False, math.inf, math.inf, None)
     if got.numel() == 0:
         return Closeness(True, 0.0, 0.0, None)
     diff = (got - ref).abs()
-    ratio = diff / (atol + rtol * ref.abs())
-    ratio = torch.where(torch.isnan(ratio), torch.full_like(ratio, float("inf")), ratio)
+    ratio = torch.where(diff == 0, 0.0, diff / (atol + rtol * ref.abs()))   # exact: 0, even at atol 0
+    ratio = torch.where(torch.isnan(ratio), math.inf, ratio)
     flat = int(torch.argmax(ratio))
     index = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), ratio.shape))
     worst = float(ratio.reshape(-1)[flat])
     return Closeness(worst <= 1.0, worst, float(diff.reshape(-1)[flat]), index)
+
+
+def _float64(x: t.Any) -> torch.Tensor:
+    return x.detach().double().cpu() if isinstance(x, torch.Tensor) else torch.tensor(x, dtype=torch.float64)
 
 
 def matches(got: torch.Tensor, candidate: torch.Tensor, rtol: float, atol: float) -> bool:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from grader.checks import compare
 from grader.checks.cases import numbered_cases
 from grader.checks.context import GradeContext, Prepared
 from grader.checks.diagnose import WRONG_ROLE
@@ -152,7 +153,8 @@ def _tensor(value) -> list[float] | None:
 
 
 def _near(got: list[float], ref: list[float], tol: float = TOL) -> bool:
-    return len(got) == len(ref) and all(abs(g - r) <= tol * max(1.0, abs(r)) for g, r in zip(got, ref))
+    """compare.py's rule with rtol = atol = tol."""
+    return len(got) == len(ref) and compare.close(got, ref, tol, tol).ok
 
 
 def _signature(fn: str, check: LagrangeCheck) -> str:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from grader.checks import compare
 from grader.checks.cases import numbered_cases
 from grader.checks.context import GradeContext, Prepared
 from grader.checks.scoring import GeneratedCase, Verdict, outcome_failure, score_question, written
@@ -164,11 +165,12 @@ def _numbers(out: CallOutcome) -> list[float]:
 
 
 def _close(got: list[float], ref: list[float], rtol: float = 1e-6) -> tuple[bool, float]:
-    if len(got) != len(ref) or not all(math.isfinite(g) for g in got):
+    """compare.py's rule, its atol scaled to the reference's size (a difference quotient
+    carries rounding of about eps/h times |f|, whatever the derivative)."""
+    if len(got) != len(ref) or not ref:
         return False, math.inf
-    scale = max(1.0, max(abs(r) for r in ref))
-    ratio = max(abs(g - r) / (1e-9 * scale + rtol * abs(r)) for g, r in zip(got, ref))
-    return ratio <= 1.0, ratio
+    c = compare.close(got, ref, rtol, atol=1e-9 * max(1.0, max(abs(r) for r in ref)))
+    return c.ok, c.worst_ratio
 
 
 def _value_problem(check, case, got, ref) -> tuple[str, str | None] | None:

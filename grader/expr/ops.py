@@ -41,6 +41,9 @@ class Op:
     # which points the generator may use: a predicate on float64 tensors (operands, const);
     # None: every finite point
     domain: t.Callable[..., t.Any] | None = None
+    # the trusted side's spelling, only where a tensor's operator rounds differently from
+    # Python's (torch's `c / tensor` is reciprocal-then-multiply: one rounding more)
+    torch: str = ""
 
     @property
     def method(self) -> str | None:
@@ -57,9 +60,11 @@ class Op:
         kernel side puts in its errors and the hints quote."""
         return _NAME.sub(lambda m: repr(const) if m.group(0) == "c" else m.group(0), self.python)
 
-    def compile(self, namespace: dict | None = None) -> t.Callable[..., t.Any]:
-        """The spelling as a function of (operands..., c), on whatever objects it is given."""
-        return eval(f"lambda {self.params()}: {self.python}", namespace or {"__builtins__": {}})  # noqa: S307 - our own table
+    def compile(self, torch: t.Any = None) -> t.Callable[..., t.Any]:
+        """The spelling as a function of (operands..., c), on whatever objects it is given;
+        with the `torch` module, the trusted side's (its own spelling where it has one)."""
+        text = self.torch if torch is not None and self.torch else self.python
+        return eval(f"lambda {self.params()}: {text}", {"__builtins__": {}, "torch": torch})  # noqa: S307 - our own table
 
 
 # Where the generator may put an operand: margins away from poles, kinks and branch cuts, so
@@ -87,7 +92,7 @@ _TABLE = (
     Op("rsub",  1, "left operand", "c - a", "__rsub__", binds=(SUM, PRODUCT, 0)),
     Op("rmul",  1, "left operand", "c * a", "__rmul__", binds=(PRODUCT, UNARY, 0)),
     Op("rdiv",  1, "left operand", "c / a", "__rtruediv__", binds=(PRODUCT, UNARY, 0),
-       domain=lambda a, c: a.abs() >= DIVISOR_MIN),
+       domain=lambda a, c: a.abs() >= DIVISOR_MIN, torch="torch.div(c, a)"),
     Op("neg",   1, "none", "-a", "__neg__", binds=(UNARY, UNARY, 0)),
     Op("pow",   1, "exponent", "a ** c", "__pow__", binds=(POWER, ATOM, 0), domain=_pow_ok),
     Op("sin",   1, "none", "a.sin()", "sin", classes=frozenset({"Dual"}), micrograd=False),

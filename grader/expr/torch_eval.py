@@ -20,7 +20,7 @@ from grader.expr.spec import Graph
 
 # op -> function of (operands..., const): each record's spelling (ops.py), evaluated on
 # tensors (`a + b` is torch.add, `a.sin()` torch.sin); the kernel side evaluates the same text.
-TORCH_OPS: dict[str, t.Callable[..., t.Any]] = {name: op.compile() for name, op in OPS.items()}
+TORCH_OPS: dict[str, t.Callable[..., t.Any]] = {name: op.compile(torch) for name, op in OPS.items()}
 
 
 def _as_points(xs: t.Any, graph: Graph) -> torch.Tensor:
