@@ -1,10 +1,27 @@
-"""A 200-submission batch: warm kernels against fresh ones, against the floor.
+"""Batches of record: per-submission wall time, against `import torch`, with the grader's CPU share.
 
-    python benchmarks/bench_batch.py [--n 200] [--workers W] [--skip-fresh]
+    python benchmarks/bench_batch.py [--assignment NAME ...] [--copies 40 200] [--workers 1 2]
+    python benchmarks/bench_batch.py --fresh-vs-warm [--n 200] [--workers W] [--skip-fresh]
 
-Grades N bundled-style submissions (the twelve matrix_calculus samples, each
-copied N/12 times under its own name) through `grade_batch`, once with warm
-kernels and once with fresh ones, and prints, measured in this same run:
+The record (default): for each assignment (default: every one with a solution),
+each number of copies of its solution and each worker count, the real command
+(`python -m grader.cli.main grade FOLDER -a NAME -w W --profile`, the config's
+formats) grades the copies, and the table gives, measured in this same run:
+
+- per submission: the batch's wall time x workers / copies (what a submission
+  costs the machine; command start and exit included), and its ratio to
+  `python -c "import torch"` (median of runs interleaved with the batches);
+- parallel efficiency 1 -> 2 workers: per submission with 1 worker / with 2;
+- the grader process's CPU per submission and its share of the CPU the batch
+  had (wall x cores), and the CPU of the warm kernels' parent and its kernels
+  (from `--profile`'s last line);
+- the targets (issue 19): 40 copies of matrix_calculus, 2 workers: <= 0.30 s
+  per submission and <= 0.25 x import torch; 200 copies: <= 0.25 s; efficiency
+  >= 0.8.
+
+--fresh-vs-warm is the earlier benchmark: N bundled-style submissions (the
+twelve matrix_calculus samples, each copied N/12 times under its own name)
+through `grade_batch`, once with warm kernels and once with fresh ones:
 - `python -c "import torch"` (the cost a fresh kernel pays before the first line);
 - each batch's wall time and the warm/fresh speed-up (target >= 5x);
 - the theoretical floor: the students' own compute (their cells and calls, as
@@ -21,7 +38,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
+import resource
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -33,7 +54,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_grade import import_torch_seconds  # noqa: E402
+from benchmarks.bench_grade import import_torch_seconds, import_torch_times  # noqa: E402
 from grader.batch import grade_batch, log  # noqa: E402
 from grader.config import load_config  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
@@ -100,12 +121,7 @@ def run_batch(folder: Path, out: Path, kernel: str, workers: int) -> dict:
             "gradebook": (out / "gradebook.csv").read_text().replace(str(folder), "")}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=200)
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--skip-fresh", action="store_true", help="warm batch only")
-    args = parser.parse_args()
+def fresh_vs_warm(args: argparse.Namespace) -> None:
     floor = import_torch_seconds()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "subs"
@@ -132,6 +148,98 @@ def main() -> None:
         f = runs["fresh"]
         print(f"warm vs fresh: {f['wall'] / w['wall']:5.2f}x faster (target >= 5x); same gradebook: "
               f"{f['gradebook'] == w['gradebook']}")
+
+
+# -- the record: the real command on copies of each solution -------------------------------------
+
+KERNELS_CPU = re.compile(r"CPU: grader process ([0-9.]+) s.*?kernels ([0-9.]+) s", re.S)
+
+
+def solutions() -> list[str]:
+    return sorted(p.stem for p in (ROOT / "solutions").glob("*.ipynb") if (ROOT / "rubrics" / f"{p.stem}.yaml").is_file())
+
+
+def grade_copies(assignment: str, copies: int, workers: int, tmp: Path) -> dict:
+    """Grade `copies` copies of the solution with the CLI; wall, the grader's CPU, the kernels' CPU."""
+    folder = tmp / f"{assignment}-{copies}"
+    if not folder.is_dir():
+        folder.mkdir()
+        for i in range(copies):
+            shutil.copy(ROOT / "solutions" / f"{assignment}.ipynb", folder / f"copy{i:04d}.ipynb")
+    out = tmp / f"out-{assignment}-{copies}-{workers}"
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = [sys.executable, "-m", "grader.cli.main", "grade", str(folder), "-a", assignment, "-o", str(out),
+           "-w", str(workers), "--profile"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")} | {"COLUMNS": "240"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)}: exit {done.returncode}\n{done.stderr[-3000:]}")
+    found = KERNELS_CPU.search(" ".join(done.stderr.split()))
+    # the grader process (and what it waited for); the zygote is not waited for: --profile says
+    grader_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return {"wall": wall, "grader_cpu": grader_cpu, "kernels_cpu": float(found[2]) if found else float("nan")}
+
+
+def record(args: argparse.Namespace) -> None:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    names = args.assignment or solutions()
+    torch_times: list[float] = import_torch_times(2)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
+        for name in names:
+            for copies in args.copies:
+                for workers in args.workers:
+                    r = grade_copies(name, copies, workers, Path(tmp))
+                    torch_times += import_torch_times(1)       # interleaved: the same load as the batches
+                    rows.append((name, copies, workers, r))
+                    print(f"  {name} x{copies}, {workers} worker(s): {r['wall']:.1f} s", file=sys.stderr, flush=True)
+    floor = statistics.median(torch_times)
+    load = open("/proc/loadavg").read().split()[0] if os.path.exists("/proc/loadavg") else "?"
+    print(f"{cores} cores, load {load}; python -c 'import torch': median {floor:.2f} s of {len(torch_times)} "
+          f"(min {min(torch_times):.2f}, max {max(torch_times):.2f})")
+    print(f"{'assignment':18s} {'copies':>6s} {'workers':>7s} {'wall':>7s} {'per sub':>8s} {'x torch':>8s} "
+          f"{'eff 1->2':>8s} {'grader CPU/sub':>14s} {'share':>6s} {'kernels CPU/sub':>15s}")
+    per = {(n, c, w): r["wall"] * w / c for n, c, w, r in rows}
+    for name, copies, workers, r in rows:
+        sub = per[(name, copies, workers)]
+        one = per.get((name, copies, 1))
+        eff = f"{one / sub:8.2f}" if workers == 2 and one else " " * 8
+        print(f"{name:18s} {copies:6d} {workers:7d} {r['wall']:6.1f}s {sub:7.3f}s {sub / floor:7.3f}x {eff} "
+              f"{r['grader_cpu'] / copies:13.3f}s {100 * r['grader_cpu'] / (r['wall'] * cores):5.0f}% "
+              f"{r['kernels_cpu'] / copies:14.3f}s")
+    checks = []
+    if ("matrix_calculus", 40, 2) in per:
+        sub = per[("matrix_calculus", 40, 2)]
+        checks.append(f"matrix_calculus x40, 2 workers: {sub:.3f} s per submission (target <= 0.30), "
+                      f"{sub / floor:.3f}x import torch (target <= 0.25)")
+    if ("matrix_calculus", 200, 2) in per:
+        checks.append(f"matrix_calculus x200, 2 workers: {per[('matrix_calculus', 200, 2)]:.3f} s (target <= 0.25)")
+    effs = [per[(n, c, 1)] / per[(n, c, 2)] for n, c, w in per if w == 2 and (n, c, 1) in per and c == 40]
+    if effs:
+        checks.append(f"parallel efficiency 1 -> 2 workers, 40 copies: {min(effs):.2f} to {max(effs):.2f} "
+                      "(target >= 0.8)")
+    for line in checks:
+        print(line)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--assignment", action="append", help="repeatable (default: every solution)")
+    parser.add_argument("--copies", type=int, nargs="+", default=[40, 200])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--fresh-vs-warm", action="store_true", help="the earlier warm-against-fresh benchmark")
+    parser.add_argument("--n", type=int, default=200, help="--fresh-vs-warm: submissions")
+    parser.add_argument("--skip-fresh", action="store_true", help="--fresh-vs-warm: warm batch only")
+    args = parser.parse_args()
+    if args.fresh_vs_warm:
+        args.workers = args.workers[-1] if args.workers != [1, 2] else (os.cpu_count() or 1)
+        fresh_vs_warm(args)
+    else:
+        record(args)
 
 
 if __name__ == "__main__":

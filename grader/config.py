@@ -20,8 +20,12 @@ DType = t.Literal["float32", "float64"]
 #: report formats (`formats:` here, `--format` on the command line; json is always written):
 #: markdown/html feedback, csv gradebook, summary (HTML batch summary with histograms), junit XML,
 #: gradescope results.json, github (job summary, annotations, step outputs; also on whenever
-#: GITHUB_ACTIONS is "true")
-Format = t.Literal["json", "markdown", "html", "csv", "summary", "junit", "gradescope", "github"]
+#: GITHUB_ACTIONS is "true"), classroom (GitHub Classroom's reporter step output `result`),
+#: prairielearn (PrairieLearn's external-grading results.json), notebook (the executed notebook as
+#: HTML with each verdict after its function's cell; on with html), similarity (pairs whose code
+#: shares more than chance explains: similarity.csv and a summary section; never changes a score)
+Format = t.Literal["json", "markdown", "html", "csv", "summary", "junit", "gradescope", "github",
+                   "classroom", "prairielearn", "notebook", "similarity"]
 FORMATS: tuple[str, ...] = t.get_args(Format)
 
 

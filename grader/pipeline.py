@@ -9,6 +9,8 @@ plain values.
 from __future__ import annotations
 
 import asyncio
+import time
+import typing as t
 from pathlib import Path
 
 import nbformat
@@ -19,6 +21,7 @@ from grader.checks.context import GradeContext, Prepared, grader_has_cuda
 from grader.checks.static import NotebookCode
 from grader.config import Config
 from grader.errors import InputError
+from grader.prerun import Prerun, clear_outputs, hidden_paths  # noqa: F401 - hidden_paths: re-exported
 from grader.probe.session import ProbeSession
 from grader.reports.result import QuestionResult, SubmissionResult
 from grader.rubric.model import Question, Rubric
@@ -52,25 +55,60 @@ def prepare(question: Question, ctx: GradeContext) -> Prepared:
             "lagrange": lagrange.prepare}[question.check.kind](question, ctx)
 
 
+#: check kinds whose references import torch._dynamo on their first use (torch.func's
+#: transforms, forward-mode AD through functions torch wraps for dynamo): about a second
+_DYNAMO_KINDS = {"gradient", "finite_difference", "forward_mode", "reverse_mode"}
+
+
+def warm_references(rubric: Rubric) -> None:
+    """Pay the references' lazy imports now, in a thread, rather than on the event loop at
+    the first judging: the first torch.func call (`reference.warm_up`) for gradient checks,
+    torch._dynamo for the others that import it; value and Lagrange checks need neither."""
+    kinds = {q.check.kind for q in rubric.questions}
+    if "gradient" in kinds:
+        reference.warm_up()
+    elif kinds & _DYNAMO_KINDS:
+        import torch._dynamo  # noqa: F401
+
+
+def warm_questions(rubric: Rubric, cfg: Config, public_only: bool) -> None:
+    """Prepare every question once without a kernel, for what preparing memoizes per process
+    (cases, encoded calls, the graph checks' expected results: a second for some rubrics), so
+    that the real preparation, once the kernel is ready, finds it made. `grader check` does
+    this while the kernel runs the notebook. CUDA cases are planned as skipped: only where
+    the grader has no CUDA does their plan not depend on the kernel."""
+    class NoKernel:          # what `prepare` may ask of a session before any call
+        kernel_cuda = False
+    ctx = GradeContext(rubric, cfg, t.cast(ProbeSession, NoKernel()), NotebookCode(nbformat.v4.new_notebook()),
+                       public_only)
+    for question in rubric.questions:
+        prepare(question, ctx)
+
+
 async def grade_question(question: Question, ctx: GradeContext) -> QuestionResult:
     """One question alone, in a request of its own (the authoring tools' mutants)."""
     p = prepare(question, ctx)
     return p.finish(await ctx.session.call(p.request.fn, p.request.calls, watch_autograd=p.request.watch_autograd))
 
 
-def hidden_paths(cfg: Config, extra: tuple[Path, ...] = ()) -> tuple[Path, ...]:
-    """What a kernel must not see (at the bwrap level): the course's rubrics and
-    solutions, the default output folder, and whatever the caller adds."""
-    return (cfg.path("rubrics"), cfg.path("solutions"), cfg.path("out"), *extra)
+async def _timed_close(kernel: SandboxedKernel) -> float:
+    started = time.perf_counter()
+    await kernel.close()
+    return time.perf_counter() - started
 
 
 async def grade_notebook(sub: Submission, rubric: Rubric, cfg: Config, *,
                          public_only: bool = False, hide: tuple[Path, ...] = (),
-                         closing: set[asyncio.Task] | None = None) -> SubmissionResult:
+                         closing: set[asyncio.Task] | None = None,
+                         prerun: Prerun | None = None) -> SubmissionResult:
     """Grade one submission; never raises for anything the student did.
     `hide`: more folders the kernel must not see (the batch's output folder).
     `closing`: where to leave the kernel's shutdown running once the result is known
-    (the batch awaits them, and its next kernel starts meanwhile); None: wait for it here."""
+    (the batch awaits them, and its next kernel starts meanwhile); None: wait for it here.
+    `prerun`: this submission's kernel, already started with its notebook running
+    (`grader.prerun.start`, what `grader check` does while this process imports torch)."""
+    if prerun is not None:
+        return await _grade_valid(sub, prerun.kernel.nb, rubric, cfg, public_only, (), closing, prerun)
     try:
         nb = read_notebook(sub.path)
     except InputError as exc:
@@ -81,37 +119,56 @@ async def grade_notebook(sub: Submission, rubric: Rubric, cfg: Config, *,
 
 async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubric, cfg: Config,
                        public_only: bool, hide: tuple[Path, ...],
-                       closing: set[asyncio.Task] | None) -> SubmissionResult:
-    wants_cuda = grader_has_cuda() and "cuda" in (rubric.defaults.devices or cfg.devices)
-    kernel = SandboxedKernel(nb, cfg.execution, cuda=wants_cuda, hide=hide)
+                       closing: set[asyncio.Task] | None, prerun: Prerun | None = None) -> SubmissionResult:
+    if prerun is None:
+        clear_outputs(nb)       # the outputs saved in the file are the student's: show only this run's
+        wants_cuda = grader_has_cuda() and "cuda" in (rubric.defaults.devices or cfg.devices)
+        kernel = SandboxedKernel(nb, cfg.execution, cuda=wants_cuda, hide=hide)
+    else:
+        kernel = prerun.kernel
     done: list[QuestionResult] = []
     session: ProbeSession | None = None
     message = ""
-    warm = asyncio.create_task(asyncio.to_thread(reference.warm_up))
+    warm = asyncio.create_task(asyncio.to_thread(warm_references, rubric))
+    began = time.perf_counter()
+    ran = judged = 0.0      # wall seconds of the notebook's run (with the kernel's start), of judging
     try:
         async with asyncio.timeout(cfg.execution.submission_timeout):
-            await kernel.run_notebook()
+            await (kernel.run_notebook() if prerun is None else prerun.ran)
+            ran = time.perf_counter() - began
+            lap = time.perf_counter()
             await warm
-            session = ProbeSession(kernel)
-            if not await session.install():
+            judged += time.perf_counter() - lap
+            if prerun is None:
+                session = ProbeSession(kernel)
+                installed = await session.install()
+            else:
+                session, installed = await prerun.installed
+            if not installed:
                 message = "the notebook's kernel could not be probed (it died or never finished)"
+            lap = time.perf_counter()
             ctx = GradeContext(rubric, cfg, session, NotebookCode(nb), public_only)
             prepared = [prepare(q, ctx) for q in rubric.questions]
+            judged += time.perf_counter() - lap
             # one request for all questions; each is judged (and keeps its score should the
             # submission's time run out) as soon as its answer is in, in rubric order
             async for outcomes in session.call_all([p.request for p in prepared]):
+                lap = time.perf_counter()
                 done.append(prepared[len(done)].finish(outcomes))
+                judged += time.perf_counter() - lap
     except TimeoutError:
         message = f"stopped at the submission time limit ({cfg.execution.submission_timeout:g} s)"
     except KernelStartError as exc:     # the kernel is closed below, as always
-        return submission_result(sub, rubric, "error", message=str(exc), public_only=public_only,
-                       sandbox={"level": kernel.log.level, "why": kernel.log.why, "memory": kernel.log.memory},
-                       questions=[not_run(q, "the kernel did not start") for q in rubric.questions])
+        failed = submission_result(sub, rubric, "error", message=str(exc), public_only=public_only,
+                         sandbox={"level": kernel.log.level, "why": kernel.log.why, "memory": kernel.log.memory},
+                         questions=[not_run(q, "the kernel did not start") for q in rubric.questions])
+        failed.executed = nb
+        return failed
     finally:
         if closing is None:
             await kernel.close()
         else:
-            task = asyncio.ensure_future(kernel.close())
+            task = asyncio.ensure_future(_timed_close(kernel))
             closing.add(task)
             task.add_done_callback(closing.discard)
     graded = {q.id for q in done}
@@ -124,4 +181,8 @@ async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubri
     result = submission_result(sub, rubric, "graded", message=message, questions=done,
                                public_only=public_only, sandbox=sandbox, issues=issues)
     result.student_seconds = kernel.log.cell_seconds + (session.student_seconds if session else 0.0)
+    started = min(kernel.log.start_seconds, ran) if ran else kernel.log.start_seconds
+    result.phases = {"start": started, "run": max(0.0, ran - started), "judge": judged,
+                     "probe": max(0.0, time.perf_counter() - began - max(ran, started) - judged)}
+    result.executed = nb        # run in place by the kernel (nbclient): already in memory, no copy
     return result

@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from grader.authoring.assign import student_notebook
+from grader.authoring.assign import graded_names, student_notebook
 from grader.config import Config
 from grader.errors import InputError, OutputError
 from grader.rubric import load_rubric
@@ -89,7 +89,7 @@ def student_notebook_for(cfg: Config, rubric: Rubric) -> nbformat.NotebookNode:
     name = rubric.assignment
     solution = cfg.path("solutions") / f"{name}.ipynb"
     if solution.is_file():
-        return student_notebook(read_notebook(solution), name, str(solution))
+        return student_notebook(read_notebook(solution), name, str(solution), graded_names(rubric))
     stub = cfg.path("assignments") / f"{name}.ipynb"
     if stub.is_file():
         return read_notebook(stub)
@@ -111,6 +111,10 @@ def student_readme(rubrics: list[Rubric], install: str) -> str:
               "It runs your notebook in a sandboxed kernel, calls your functions on the public cases "
               "and prints a verdict per question, with a hint and the command that reruns a failing "
               "question alone (`--question ID`). It exits 0 when every public check passes.", "",
+              "Or inside the notebook, in your running kernel: the cells that say `grader.check(...)` "
+              "check the function above them, and `grader.check_all()` checks every question (the "
+              "same public checks and verdicts, in well under a second once the first check ran). "
+              "Those cells are skipped when your notebook is graded.", "",
               "These are the public checks only. When your work is graded, the same questions also "
               "run on hidden cases: code that passes here by special-casing the public inputs "
               "will fail there.", ""]

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import tempfile
 import typing as t
 from pathlib import Path
 
+import nbformat
+
 from grader.config import Config
 from grader.errors import InputError
 from grader.pipeline import grade_notebook
+from grader.sandbox import cgroup
 from grader.reports.result import SubmissionResult
 from grader.rubric.model import Rubric
 from grader.submissions import Submission
@@ -29,11 +33,12 @@ Grade = t.Callable[[Submission], t.Awaitable[SubmissionResult]]
 
 class LocalExecutor:
     def __init__(self, rubric: Rubric, cfg: Config, *, workers: int, public_only: bool,
-                 hide: tuple[Path, ...] = ()):
+                 hide: tuple[Path, ...] = (), closes: list[float] | None = None):
+        """`closes`: where each kernel's close time goes (seconds), if anywhere."""
         self.rubric, self.cfg, self.public_only = rubric, cfg, public_only
         self.hide = hide     # folders the kernels must not see (the batch's output)
         self.gate = asyncio.Semaphore(max(1, workers))
-        self.closing: set[asyncio.Task] = set()    # kernels shutting down after their result
+        self.closing: set[asyncio.Task] = _Closing(closes)    # kernels shutting down after their result
 
     async def __aenter__(self) -> "LocalExecutor":
         return self
@@ -41,6 +46,7 @@ class LocalExecutor:
     async def __aexit__(self, *exc) -> None:
         while self.closing:     # every kernel is gone before the batch ends
             await asyncio.gather(*list(self.closing), return_exceptions=True)
+        await asyncio.to_thread(cgroup.pool.clear)     # and so is every kernel cgroup it made
 
     async def grade(self, sub: Submission) -> SubmissionResult:
         async with self.gate:   # a worker is free as soon as the result is known
@@ -48,9 +54,27 @@ class LocalExecutor:
                                         hide=self.hide, closing=self.closing)
 
 
+class _Closing(set):
+    """The kernels' close tasks under way; each one's seconds (its result) go to `closes`."""
+
+    def __init__(self, closes: list[float] | None):
+        super().__init__()
+        self.closes = closes
+
+    def add(self, task: asyncio.Task) -> None:
+        super().add(task)
+        if self.closes is not None:
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is None and isinstance(task.result(), float):
+            self.closes.append(task.result())
+
+
 def grade_on_worker(sub: Submission, notebook: bytes, rubric: Rubric, cfg: Config,
-                    public_only: bool, hide: tuple[Path, ...] = ()) -> tuple[str, float]:
-    """A Dask task: grade one notebook sent as bytes; return (result JSON, student seconds)."""
+                    public_only: bool, hide: tuple[Path, ...] = ()) -> tuple[str, float, str | None]:
+    """A Dask task: grade one notebook sent as bytes; return (result JSON, student seconds, the
+    executed notebook as JSON for the `notebook` format, None when not asked for)."""
     with tempfile.TemporaryDirectory(prefix="grader-task-") as tmp:
         local = Path(tmp) / Path(sub.path).name
         local.write_bytes(notebook)
@@ -58,7 +82,8 @@ def grade_on_worker(sub: Submission, notebook: bytes, rubric: Rubric, cfg: Confi
         result = asyncio.run(grade_notebook(moved, rubric, cfg, public_only=public_only, hide=hide))
     # the result names the notebook as the instructor gave it, not the worker's copy
     result = result.model_copy(update={"source": str(sub.path)})
-    return result.to_json(), result.student_seconds
+    executed = json.dumps(result.executed) if "notebook" in cfg.formats and result.executed is not None else None
+    return result.to_json(), result.student_seconds, executed
 
 
 class DaskExecutor:
@@ -88,7 +113,14 @@ class DaskExecutor:
         # pure=False: the same notebook graded twice is two tasks (the batch decides what to skip)
         future = self.client.submit(grade_on_worker, sub, Path(sub.path).read_bytes(), self.rubric,
                                     self.cfg, self.public_only, self.hide, pure=False)
-        text, student_seconds = await future
-        result = SubmissionResult.model_validate_json(text)
-        result.student_seconds = float(student_seconds)
-        return result
+        return received(*await future)
+
+
+def received(text: str, student_seconds: float, executed: str | None) -> SubmissionResult:
+    """What a worker's task gave back (`grade_on_worker`), validated like any untrusted input;
+    the executed notebook is hostile like the notebook itself (its page sanitizes it)."""
+    result = SubmissionResult.model_validate_json(text)
+    result.student_seconds = float(student_seconds)
+    if executed is not None:
+        result.executed = nbformat.from_dict(json.loads(executed))
+    return result

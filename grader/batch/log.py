@@ -1,7 +1,8 @@
 """The batch log: OUT/batch-log.jsonl, one line per submission handled.
 
 Results carry no timings (they are byte-stable); how long each submission
-took, whether it was graded or reused from an earlier run, and why it was
+took (`seconds`, and per phase in `phases`: PHASES; waiting for a free worker
+is in none of them), whether it was graded or reused from an earlier run, and why it was
 graded again live here instead. Lines are appended with O_APPEND after the
 result file is in place, so a kill can lose at most the last line, never
 make a result look graded twice; a torn last line is skipped on reading.
@@ -19,7 +20,7 @@ import hashlib
 import json
 import os
 import typing as t
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 Event = t.Literal["graded", "reused"]
@@ -30,13 +31,17 @@ class Entry:
     submission: str
     sha256: str
     event: Event
-    seconds: float = 0.0           # wall time of grading it (0 when reused)
+    seconds: float = 0.0           # wall time of grading it, without waiting for a worker (0 when reused)
     student_seconds: float = 0.0   # time the kernel spent in the student's cells and calls
     why: str = ""                  # why it was graded again, when a result was there
     result_sha256: str = ""        # sha256 of results/ID.json as the grader wrote (or reused) it
+    # where `seconds` went: kernel start, the notebook's run, probe calls, judging, writing reports
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 LOG_NAME = "batch-log.jsonl"
+#: the phases of grading one submission, in order (`Entry.phases`)
+PHASES = ("start", "run", "probe", "judge", "write")
 
 
 def log_path(out: Path) -> Path:

@@ -19,6 +19,7 @@ A kernel can write into the output folder only at a weak sandbox level
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import errno
 import os
@@ -29,8 +30,9 @@ from pathlib import Path
 
 from grader.batch import log
 from grader.batch.executors import LocalExecutor
+from grader.batch.profile import BatchProfile
 from grader.batch.resume import previous_result
-from grader.batch.writers import ReportOptions, result_path, write_batch, write_result
+from grader.batch.writers import ReportOptions, prepare, result_path, write_batch, write_result
 from grader.config import Config
 from grader.errors import OutputError
 from grader.pipeline import not_run, submission_result
@@ -107,14 +109,19 @@ async def grade_batch(subs: list[Submission], rubric: Rubric, cfg: Config, out: 
                       workers: int, public_only: bool = False, force: bool = False,
                       on_done: OnDone | None = None, report: ReportOptions = ReportOptions(),
                       executor=None, notes: list[str] | None = None,
-                      hide: t.Iterable[Path] = ()) -> list[SubmissionResult]:
+                      hide: t.Iterable[Path] = (), profile: BatchProfile | None = None) -> list[SubmissionResult]:
     """Every submission's result (sorted by id). Why a result was graded again goes to the
     summary (after `report.notes`, e.g. the collection's) and into `notes` if given.
-    `hide`: more folders the kernels must not see (the rubric's, when given by path)."""
+    `hide`: more folders the kernels must not see (the rubric's, when given by path).
+    `profile`: where the batch's marks and its kernels' closes go (`--profile`)."""
     cfg = cfg.with_kernel(batch=True)
     out.mkdir(parents=True, exist_ok=True)   # it exists before any kernel does: one it cannot see
+    prepare(cfg.formats)                     # the report formats' slow imports, while kernels start
     executor = executor or LocalExecutor(rubric, cfg, workers=workers, public_only=public_only,
-                                         hide=kernel_hide(subs, cfg, out, hide))
+                                         hide=kernel_hide(subs, cfg, out, hide),
+                                         closes=profile.closes if profile else None)
+    if profile:
+        profile.mark("batch")
     regraded: list[str] = []
     fingerprint = rubric.fingerprint()
     results: list[SubmissionResult] = []
@@ -126,16 +133,29 @@ async def grade_batch(subs: list[Submission], rubric: Rubric, cfg: Config, out: 
     before = {s.id: previous_result(out, s, fingerprint=fingerprint, public_only=public_only, logged=logged)
               for s in subs}
 
+    # Reports are written by one thread of their own, in order: off the event loop, which
+    # meanwhile keeps the other workers' kernels busy (a plot takes tens of ms to draw)
+    writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="grader-writer")
+    loop = asyncio.get_running_loop()
+
+    def write(action: t.Callable[[], t.Any]) -> asyncio.Future:
+        return loop.run_in_executor(writer, _writing, out, action)
+
     def record(entry: log.Entry) -> None:
         _writing(out, lambda: log.append(out, entry))
         ours.append(entry)
         written[entry.submission] = entry.result_sha256
 
+    def last_one_started() -> None:
+        # one kernel is left, so a core is free: the summary's plotting library is imported
+        # now rather than after the last result
+        if len(results) == len(subs) - 1 and "summary" in cfg.formats:
+            writer.submit(preload_plotting)
+
     async def one(sub: Submission) -> None:
         prior = before[sub.id]
         if prior.result is not None and not force:
-            _writing(out, lambda: write_result(out, prior.result, cfg.formats, rubric, report,
-                                               only_missing=True))
+            await write(lambda: write_result(out, prior.result, cfg.formats, rubric, report, only_missing=True))
             record(log.Entry(sub.id, sub.sha256, "reused", result_sha256=logged[sub.id]))
             results.append(prior.result)
             if on_done:
@@ -145,27 +165,45 @@ async def grade_batch(subs: list[Submission], rubric: Rubric, cfg: Config, out: 
             regraded.append(f"{sub.id}: graded again ({prior.why_regrade})")
         started = time.perf_counter()
         result = await _grade_safely(executor, sub, rubric, public_only, out / "errors.log")
-        seconds = time.perf_counter() - started
-        _writing(out, lambda: write_result(out, result, cfg.formats, rubric, report))
+        seconds = time.perf_counter() - started     # with the wait for a worker, where phases are unknown
+        wrote = time.perf_counter()
+        await write(lambda: write_result(out, result, cfg.formats, rubric, report))
+        phases = {**result.phases, "write": time.perf_counter() - wrote}
+        if result.phases:
+            seconds = sum(phases.values())
+        phases = {k: round(phases[k], 3) for k in log.PHASES if k in phases}
         record(log.Entry(sub.id, sub.sha256, "graded", round(seconds, 3), round(result.student_seconds, 3),
-                         prior.why_regrade, log.digest(result.to_json().encode("utf-8"))))
+                         prior.why_regrade, log.digest(result.to_json().encode("utf-8")), phases))
         results.append(result)
+        last_one_started()
         if on_done:
             on_done(result, False)
 
-    async with executor:
-        tasks = [asyncio.ensure_future(one(s)) for s in subs]
-        try:
-            await asyncio.gather(*tasks)
-        except BaseException:
-            for task in tasks:   # a full disk (or Ctrl-C) stops the rest; what was written is complete
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
-    regraded += _writing(out, lambda: seal(out, results, written, log_before, ours, cfg.formats, rubric, report))
-    regraded.sort()
-    if notes is not None:
-        notes.extend(regraded)
-    report = dataclasses.replace(report, notes=(*report.notes, *regraded))
-    _writing(out, lambda: write_batch(out, results, cfg.formats, rubric, report))
+    try:
+        async with executor:
+            tasks = [asyncio.ensure_future(one(s)) for s in subs]
+            try:
+                await asyncio.gather(*tasks)
+            except BaseException:
+                for task in tasks:   # a full disk (or Ctrl-C) stops the rest; what was written is complete
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
+            if profile:
+                profile.mark("results")
+        regraded += await write(lambda: seal(out, results, written, log_before, ours, cfg.formats, rubric, report))
+        regraded.sort()
+        if notes is not None:
+            notes.extend(regraded)
+        report = dataclasses.replace(report, notes=(*report.notes, *regraded))
+        await write(lambda: write_batch(out, results, cfg.formats, rubric, report))
+    finally:
+        writer.shutdown(wait=True)      # a write under way is finished, never cut short
     return sorted(results, key=lambda r: r.submission)
+
+
+def preload_plotting() -> None:
+    """Import what the summary's histograms draw with (`reports.summary.histogram_png`)."""
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+    import matplotlib.ticker  # noqa: F401

@@ -22,9 +22,18 @@ def assign(
     cfg = setup(config)
     dest = out_dir or cfg.path("assignments")
     for solution in solutions:
-        written = make_student_notebook(solution, dest)
+        written = make_student_notebook(solution, dest, _rubric_of(cfg, solution))
         out.print(f"{solution} -> {written}")
     return 0
+
+
+def _rubric_of(cfg, solution: Path):
+    """This course's rubric for the solution (its check cells' names), if it has one."""
+    from grader.rubric import load_rubric
+    from grader.submissions import read_notebook
+    name = read_notebook(solution).metadata.get("grader", {}).get("assignment") or solution.stem
+    path = cfg.path("rubrics") / f"{name}.yaml"
+    return load_rubric(path) if path.is_file() else None
 
 
 def register(app: typer.Typer) -> None:

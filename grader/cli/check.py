@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import typing as t
 from pathlib import Path
@@ -9,16 +10,17 @@ from pathlib import Path
 import typer
 from rich.text import Text
 
-from grader.batch import write_batch, write_result
-from grader.cli.common import ConfigOption, KernelOption, out, prestart_kernels, rubric_for, run, setup
+from grader.cli.common import ConfigOption, KernelOption, out, prestart_kernels, run, setup
 from grader.cli.options import FailUnderOption, FormatOption, github_report, policy_exit, resolve_formats
 from grader.config import Config
 from grader.errors import EXIT_FAILED, EXIT_OK, InputError
 from grader.reports import terminal
 from grader.reports.github import ci_mode
-from grader.rubric.load import available_assignments
+from grader.reports.result import SubmissionResult
+from grader.rubric.load import available_assignments, find_rubric
 from grader.rubric.model import Rubric
-from grader.submissions import discover, read_notebook
+from grader.submissions import Submission, discover, read_notebook
+from grader.yamlmodel import load_yaml_model
 
 
 def infer_assignment(cfg: Config, notebook: Path) -> str:
@@ -67,11 +69,11 @@ def check(
     With --format (or in GitHub Actions) the reports are also written to --out."""
     cfg = setup(config, warm)
     subs = discover([notebook])
-    rubric = rubric_for(cfg, assignment or infer_assignment(cfg, notebook))
-    rubric = _only(rubric, question, notebook)
+    path = find_rubric(cfg, assignment or infer_assignment(cfg, notebook))
+    rubric = load_yaml_model(path, Rubric)       # the schema now; what needs torch, below
+    selected = _only(rubric, question, notebook)
     prestart_kernels(cfg)
-    from grader.pipeline import grade_notebook        # torch: only once the input is known good
-    result = run(grade_notebook(subs[0], rubric, cfg, public_only=True))
+    result = run(_checked(subs[0], rubric, selected, path, cfg))
     shown = str(notebook)
     out.print(terminal.render(result, notebook=shown, assignment=assignment))
     for issue in result.notebook_issues:
@@ -87,12 +89,42 @@ def check(
     if formats or ci_mode(formats or []):
         chosen = resolve_formats(formats, cfg.formats if not formats else [])
         dest = out_dir or Path("grader-check")
-        write_result(dest, result, chosen, rubric)
-        write_batch(dest, [result], chosen, rubric)
+        from grader.batch import write_batch, write_result
+        write_result(dest, result, chosen, selected)
+        write_batch(dest, [result], chosen, selected)
         github_report([result], chosen, dest, policy_line=policy_line, passed=code == EXIT_OK,
                       explicit_assignment=assignment is not None, title="autograd-grader (public checks)")
         out.print(f"reports: {dest}", markup=False)
     return code
+
+
+async def _checked(sub: Submission, rubric: Rubric, selected: Rubric, path: Path, cfg: Config) -> SubmissionResult:
+    """The notebook graded on the `selected` questions of `rubric`. The kernel starts and runs
+    the notebook (`grader.prerun`) while a thread imports torch, checks the whole rubric
+    (`rubric.semantics`: an InputError stops the check) and warms the references."""
+    from grader import prerun as early
+    started = early.start(sub, selected, cfg)
+    try:
+        grade_notebook = await asyncio.to_thread(_trusted_side, rubric, selected, path, cfg)
+    except BaseException:
+        if started is not None:
+            await started.abandon()
+        raise
+    return await grade_notebook(sub, selected, cfg, public_only=True, prerun=started)
+
+
+def _trusted_side(rubric: Rubric, selected: Rubric, path: Path, cfg: Config):
+    """What grading needs of this process, made ready: torch, the rubric's semantic check,
+    the first reference (torch.func's lazy imports), the selected questions' cases and
+    expected results; the pipeline's entry point."""
+    from grader.checks.context import grader_has_cuda
+    from grader.pipeline import grade_notebook, warm_questions, warm_references
+    from grader.rubric.semantics import check_rubric
+    check_rubric(rubric, path)
+    warm_references(selected)
+    if not grader_has_cuda():
+        warm_questions(selected, cfg, public_only=True)
+    return grade_notebook
 
 
 def register(app: typer.Typer) -> None:

@@ -36,12 +36,40 @@ def setup(config: Path | None, warm: bool | None = None, *, batch: bool = False)
     return load_config(find_config(config, course_dir)).with_kernel(batch=batch, warm=warm)
 
 
-def prestart_kernels(cfg: Config) -> None:
+#: what a notebook that plots says somewhere in its source (bytes of the .ipynb file)
+PLOTTING_WORDS = (b"matplotlib", b"pylab", b"plt", b"seaborn", b"plotly")
+
+
+def plots(paths: t.Iterable[Path]) -> bool:
+    """Whether any of these notebooks may plot (mentions a plotting library); unreadable: yes."""
+    for path in paths:
+        try:
+            data = Path(path).read_bytes()
+        except OSError:
+            return True
+        if any(word in data for word in PLOTTING_WORDS):
+            return True
+    return False
+
+
+def prestart_kernels(cfg: Config, *, plotting: bool = True) -> None:
     """Start the warm parent in the background (it imports torch, in bubblewrap where the
-    kernels will be) once the input has been checked: a typo should not wait for it."""
+    kernels will be) as soon as the config is known, so that it starts while this process
+    imports torch and checks the rubric; a bad input still leaves at once (`grader.cli.main.main`
+    does not wait for it). The network-namespace probe that every kernel's sandbox asks
+    (`levels.network_isolation_available`, a subprocess) runs then too, off the event loop.
+    `plotting=False` (no notebook to grade mentions plotting, `plots`): matplotlib is not
+    preloaded for the kernels, half a second less before the first one."""
     if cfg.execution.kernel == "warm":
+        import threading
+
+        from grader.sandbox import levels
         from grader.sandbox import warm as warm_kernels
-        warm_kernels.prestart(cfg.execution.torch_threads, warm_kernels.sandbox_for(cfg.execution))
+        warm_kernels.prestart(cfg.execution.torch_threads, warm_kernels.sandbox_for(cfg.execution),
+                              plotting=plotting)
+        if cfg.execution.network == "isolate":
+            threading.Thread(target=levels.network_isolation_available, name="grader-netns-probe",
+                             daemon=True).start()
 
 
 def rubric_for(cfg: Config, assignment: str) -> Rubric:

@@ -12,13 +12,16 @@ from rich.text import Text
 
 from grader.batch import ReportOptions
 from grader.batch.shard import parse_shard
-from grader.cli.common import (ConfigOption, KernelOption, console, out, prestart_kernels, rubric_for,
-                               run, setup)
+from grader.cli.common import ConfigOption, KernelOption, console, out, plots, prestart_kernels, run, setup
 from grader.cli.progress import BatchProgress
 from grader.cli.options import (FailUnderOption, FormatOption, HiddenVisibilityOption, github_report, policy_exit,
                                 resolve_formats)
 from grader.errors import EXIT_OK, InputError
 from grader.rubric.load import require_hidden_cases
+from grader.rubric.model import Rubric
+from grader.rubric.semantics import check_rubric
+from grader.yamlmodel import load_yaml_model
+from grader.reports.similarity import starter_for
 from grader.rubric import find_rubric
 from grader.sandbox import elevate
 from grader.submissions import collect
@@ -88,6 +91,9 @@ def grade(
         "--sandbox", help="sandbox level of the kernels (default: execution.sandbox). auto takes the "
         "best that runs here and refuses to grade at a weak one (netns, limits: a notebook could read "
         "the course); naming a weak level accepts it")] = None,
+    profile: t.Annotated[bool, typer.Option(
+        "--profile", help="print where the batch's time went: its start, each phase of a submission "
+        "(kernel start, the notebook's run, probe calls, judging, writing), its end, and the CPU used")] = False,
 ) -> int:
     """Grade submissions: one JSON result per notebook, plus the reports of each --format
     (default: the config's formats: Markdown feedback and a gradebook CSV).
@@ -107,27 +113,34 @@ def grade(
     cfg = sandbox_level(setup(config, warm, batch=True), sandbox)
     chosen = resolve_formats(formats, cfg.formats)
     cfg = cfg.model_copy(update={"formats": chosen})
-    rubric = require_hidden_cases(rubric_for(cfg, assignment), assignment)
+    rubric_path = find_rubric(cfg, assignment)
+    rubric = require_hidden_cases(load_yaml_model(rubric_path, Rubric), assignment)   # the schema; no torch yet
     dest = out_dir or cfg.path("out") / rubric.assignment
-    found = collect(paths, dest / "submissions")    # zip exports are unpacked there, once
+    found = collect(paths, dest / "submissions", rubric.assignment)   # zip exports are unpacked there, once
     subs = found.submissions
     if not subs:
         raise InputError(paths[0], "no .ipynb notebooks found")
     if slice_:
         subs = slice_.select(subs, key=lambda s: s.id)
     if not scheduler:
-        prestart_kernels(cfg)
-    from grader.batch import grade_batch                 # torch: only once the input is known good
+        # the warm kernels' parent imports torch in its own process (seconds) while this one
+        # imports it and checks the rubric (seconds too); a bad rubric leaves at once all the same
+        prestart_kernels(cfg, plotting=plots(s.path for s in subs))
+    check_rubric(rubric, rubric_path)
+    from grader.batch import grade_batch
     from grader.batch.executors import DaskExecutor
+    from grader.batch.profile import BatchProfile
     n_workers = workers or cfg.worker_count()
     runner = DaskExecutor(rubric, cfg, scheduler=scheduler, public_only=False, hide=(dest,)) if scheduler else None
     notes = list(found.notes)
+    timings = BatchProfile() if profile else None
     with BatchProgress(console, len(subs)) as bar:
         results = run(grade_batch(subs, rubric, cfg, dest, workers=n_workers, force=force, on_done=bar,
                                   report=ReportOptions(hidden_visibility=hidden_visibility,
-                                                       notes=tuple(found.notes)),
+                                                       notes=tuple(found.notes),
+                                                       starter=starter_for(cfg, rubric.assignment, chosen)),
                                   executor=runner, notes=notes,
-                                  hide=(find_rubric(cfg, assignment).parent,)))
+                                  hide=(find_rubric(cfg, assignment).parent,), profile=timings))
     graded = len(results) - bar.reused
     title = f"{rubric.assignment}: {graded} graded" + (f", {bar.reused} reused" if bar.reused else "")
     title += f" (shard {shard})" if shard else ""
@@ -136,17 +149,25 @@ def grade(
         table.add_row(r.submission, f"{r.score:g} / {r.max_score:g}",
                       r.status + (f": {r.message}" if r.message else ""))
     out.print(table)
+    if timings is not None:     # this run's log lines are the last ones (`run.seal`)
+        from grader.batch import log
+        console.print(timings.table(log.read(dest)[-len(subs):], n_workers))
     for note in notes:
         out.print(f"note: {note}", markup=False)
     out.print(f"results: {dest / 'results'}", markup=False)
-    if {"markdown", "html"} & set(chosen):
+    if {"markdown", "html", "notebook"} & set(chosen):
         out.print(f"feedback: {dest / 'feedback'}", markup=False)
+        from grader.reports import moodle_feedback
+        if any(moodle_feedback.participant(r) for r in results):
+            out.print(f"moodle feedback: {dest / moodle_feedback.ZIP_NAME}", markup=False)
     if "csv" in chosen:
         out.print(f"gradebook: {dest / 'gradebook.csv'}", markup=False)
     if "summary" in chosen:
         out.print(f"summary: {dest / 'summary.html'}", markup=False)
     if "junit" in chosen:
         out.print(f"junit: {dest / 'junit.xml'}", markup=False)
+    if "similarity" in chosen:
+        out.print(f"similarity: {dest / 'similarity.csv'}", markup=False)
     if "gradescope" in chosen:
         out.print(f"gradescope: {dest / ('results.json' if len(results) == 1 else 'gradescope')}", markup=False)
     elevate.give_back(dest)          # run again under sudo: the files belong to who started it

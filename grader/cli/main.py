@@ -10,6 +10,8 @@ Exit codes (also in `grader --help`):
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
 import tempfile
 import traceback
@@ -57,14 +59,42 @@ def _global_options(
     common.course_dir = course     # set on every invocation: run() may be called again in one process
 
 
-def _register() -> None:
-    if app.registered_commands:   # run() called again in one process (tests): commands would double
-        return
-    from grader.cli import (assign, check, grade, gradescope_bundle, kit, merge, new_question, schema,
-                            show, validate)
-    for module in (grade, merge, check, validate, assign, kit, show, new_question, gradescope_bundle,
-                   schema):
-        module.register(app)
+#: command -> its module in grader.cli, in the order `grader --help` lists them
+COMMANDS = {"grade": "grade", "merge": "merge", "check": "check", "validate": "validate", "assign": "assign",
+            "kit": "kit", "show": "show", "new-question": "new_question", "gradescope-bundle": "gradescope_bundle",
+            "schema": "schema"}
+_registered: list[str] = []       # the commands of `app`, in the order they were registered
+
+
+def _command_named(argv: list[str]) -> str | None:
+    """The command of this command line (the first word that is neither an option nor the
+    value of `--course`), if it is one of ours."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--course":
+            skip = True
+        elif not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
+def _register(argv: list[str] | None = None) -> None:
+    """Register the command named on the command line alone (importing every command's
+    module costs about half a second, and a command needs only its own); all of them, in
+    order, for the help or a name that is not a command. Once per command per process:
+    run() may be called again in one process (tests)."""
+    import importlib
+    wanted = _command_named(sys.argv[1:] if argv is None else argv)
+    names = [wanted] if wanted else list(COMMANDS)
+    if not wanted and _registered != names:       # the full list, in the help's order
+        app.registered_commands.clear()
+        _registered.clear()
+    for name in names:
+        if name not in _registered:
+            importlib.import_module(f"grader.cli.{COMMANDS[name]}").register(app)
+            _registered.append(name)
 
 
 def run() -> None:
@@ -101,5 +131,33 @@ def run() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
+def main() -> None:
+    """The `grader` command: `run`, then leave as soon as its output is out. The exit code
+    is known once the last result is written; waiting for the warm kernels' parent to wind
+    down and for the interpreter to tear torch down (about a second) would only delay it.
+    Exit handlers still run (they no longer wait for the zygote: it exits by itself once
+    its stdin closes); `run` is what tests call in-process."""
+    try:
+        run()
+        code: t.Any = 0
+    except SystemExit as exc:
+        code = exc.code
+    if isinstance(code, str):           # sys.exit("message"), as Python would show it
+        print(code, file=sys.stderr)
+        code = 1
+    code = 0 if code is None else int(code)
+    if "grader.sandbox.warm" in sys.modules:
+        sys.modules["grader.sandbox.warm"].leave_without_waiting()
+    try:
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+
+
 if __name__ == "__main__":
-    run()
+    main()

@@ -12,6 +12,7 @@ from grader.batch.merge import copy_outputs, merge_results
 from grader.cli.common import ConfigOption, out, rubric_for, setup
 from grader.cli.options import FormatOption, HiddenVisibilityOption, resolve_formats
 from grader.errors import EXIT_OK, InputError
+from grader.reports.similarity import starter_for
 
 
 def merge(
@@ -33,7 +34,8 @@ def merge(
     notes: list[str] = []
     results = merge_results(shards, rubric, notes)
     copy_outputs(shards, out_dir)
-    write_batch(out_dir, results, chosen, rubric, ReportOptions(hidden_visibility=hidden_visibility))
+    write_batch(out_dir, results, chosen, rubric, ReportOptions(
+        hidden_visibility=hidden_visibility, starter=starter_for(cfg, rubric.assignment, chosen)))
     for note in notes:
         out.print(f"note: {note}", markup=False)
     out.print(f"merged {len(results)} results from {len(shards)} shards into {out_dir}", markup=False)

@@ -1,9 +1,11 @@
 """Options shared by `grade` and `check`: output formats, the exit policy, GitHub (CI) mode.
 
 Formats (`--format`, repeatable; without it the config's `formats`): json is
-always written; markdown, html, csv, junit, gradescope, github. CI mode is on
-with `--format github` or when `GITHUB_ACTIONS=true` (set on every GitHub
-runner); it adds the github and junit formats.
+always written; markdown, html, csv, junit, gradescope, github, classroom,
+prairielearn. CI mode is on with `--format github` or when
+`GITHUB_ACTIONS=true` (set on every GitHub runner); it adds the github and
+junit formats. `classroom` also sets the step output `result` for GitHub
+Classroom's reporter (grader/reports/classroom.py), wherever $GITHUB_OUTPUT is set.
 
 Exit policy, `--fail-under SCORE`: SCORE in points (`8.5`) or percent of the
 maximum (`85%`). Exit 1 when a submission scores under it; in a batch, when
@@ -26,7 +28,7 @@ import typer
 
 from grader.config import FORMATS
 from grader.errors import EXIT_FAILED, EXIT_OK
-from grader.reports import github
+from grader.reports import classroom, github
 from grader.reports.gradescope import VISIBILITIES
 from grader.reports.result import SubmissionResult
 
@@ -89,10 +91,13 @@ def parse_fail_under(text: str) -> FailUnder:
 
 
 def resolve_formats(cli: list[str] | None, configured: t.Iterable[str]) -> list[str]:
-    """The formats to write: --format if given, else the config's; json first; CI mode adds github, junit."""
+    """The formats to write: --format if given, else the config's; json first; CI mode adds github, junit;
+    html adds notebook (the executed notebook with the verdicts, which the HTML feedback links to)."""
     chosen = list(cli) if cli else list(configured)
     if github.ci_mode(chosen):
         chosen += ["github", "junit"]
+    if "html" in chosen:
+        chosen.append("notebook")
     seen: list[str] = ["json"]
     for f in chosen:
         if f not in seen:
@@ -116,7 +121,10 @@ def github_report(results: list[SubmissionResult], formats: list[str], out_dir: 
                   policy_line: str, passed: bool, explicit_assignment: bool = True,
                   title: str = "autograd-grader") -> None:
     """CI mode: the job summary ($GITHUB_STEP_SUMMARY and OUT/summary.md), annotations on stdout,
-    step outputs ($GITHUB_OUTPUT). Nothing when the github format is off."""
+    step outputs ($GITHUB_OUTPUT). Nothing when the github format is off, except the classroom
+    format's step output `result`, which needs no CI mode."""
+    if "classroom" in formats:
+        classroom.write_step_output(results)
     if "github" not in formats:
         return
     text = github.summary(results, title=title, policy=policy_line or None)

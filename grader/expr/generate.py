@@ -26,12 +26,13 @@ import numpy as np
 import torch
 import torch.autograd.forward_ad as fwad
 
+from grader.expr.ops import DEEP_CHAIN_TEMPLATES, GRAPH_OPS
 from grader.expr.spec import BINARY, OPS, Builder, Graph, Ref, SpecError
 from grader.expr.torch_eval import TORCH_OPS, node_values
 
 TINY = 1e-9          # a derivative this small counts as zero (rounding left from a cancellation)
 VALUE_BOUND = 1e3     # |every node value| <= this: no overflow, derivatives stay moderate
-ALL_OPS = tuple(op for op in OPS if op != "const")
+ALL_OPS = GRAPH_OPS
 # What the course's classes must support (EXERCISES.md §3, §4), and the public
 # micrograd engine (which must grade as correct where it has the operation).
 DUAL_OPS = tuple(op for op in ALL_OPS if "Dual" in OPS[op].classes)
@@ -314,6 +315,7 @@ def _t_mix(b: Builder, u: Ref, x: Ref) -> int:         # 0.25 + 0.5 * (u * x)
 TEMPLATES = {"tanh": _t_tanh, "sin": _t_sin, "log": _t_log, "exp": _t_exp, "div": _t_div,
              "rdiv": _t_rdiv, "relu": _t_relu, "pow": _t_pow, "sqrt": _t_sqrt, "cos": _t_cos,
              "mix": _t_mix}
+assert tuple(TEMPLATES) == DEEP_CHAIN_TEMPLATES, "ops.DEEP_CHAIN_TEMPLATES names these (the rubric checks them)"
 
 
 def deep_chain(seed: int, depth: int = 5000, n_inputs: int = 2, n_outputs: int = 2,

@@ -109,6 +109,10 @@ BINARY = tuple(op.name for op in _TABLE if op.arity == 2)   # the only ops whose
 METHOD_OF_OP = {op.name: op.calls for op in _TABLE if op.calls}
 #: the ops spelled as a method call (`a.exp()`): plain numbers go through math for them
 METHOD_OPS = frozenset(op.method for op in _TABLE if op.method)
+#: every op a generated graph may use (a rubric's `graphs.ops`), and the deep chain's templates
+#: (`generate.TEMPLATES`, which holds them): here so that a rubric loads without torch
+GRAPH_OPS = tuple(name for name in OPS if name != "const")
+DEEP_CHAIN_TEMPLATES = ("tanh", "sin", "log", "exp", "div", "rdiv", "relu", "pow", "sqrt", "cos", "mix")
 
 
 def kernel_table() -> dict[str, list]:

@@ -285,10 +285,16 @@ def _grader_probe_factory(interp):
     def on_alarm(signum, frame):
         raise ProbeTimeout()
 
+    # a cell's code (IPython, ipykernel), or a plain script's (`grader.check` run by `python
+    # script.py`, grader/selfcheck/): the frames that are the student's own
+    import sys
+    script = getattr(sys.modules.get("__main__"), "__file__", None)
+
     def error_text(exc):
         tb = traceback.extract_tb(exc.__traceback__)
         where = next((f"line {fr.lineno}: {fr.line}" for fr in reversed(tb)
-                      if fr.filename.startswith("<ipython-input") or "ipykernel_" in fr.filename), None)
+                      if fr.filename.startswith("<ipython-input") or "ipykernel_" in fr.filename
+                      or (script and fr.filename == script)), None)
         return {"error": f"{type(exc).__name__}: {str(exc)[:500]}", "line": where}
 
     # Scenarios exercise a student's class (not a function) on a graph: build
@@ -371,6 +377,11 @@ def _grader_probe_factory(interp):
             """One question: {"fn", "calls", "watch_autograd"} -> {"results": [...]}."""
             request = loads(b64decode(request_b64))
             return b64encode(dumps({"results": answer(request, namespace)}).encode()).decode("ascii")
+
+        def answer(self, request, namespace):
+            """`call` without the text around it, for a grader in this very process
+            (grader/selfcheck/): the request and the results as plain JSON-able data."""
+            return answer(request, namespace)
 
         def call_all(self, request_b64, namespace):
             """Several questions in order: {"questions": [...], "window": s} -> {"answers":

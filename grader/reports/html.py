@@ -22,6 +22,20 @@ from grader.reports.views import device_status, reproduce, show_value, skip_note
 from grader.sandbox.levels import warning as sandbox_warning
 
 
+#: a question's open public cases, inputs and all (also in the notebook feedback page)
+PUBLIC_CASES = """\
+{% for case in q.public_failures %}
+<details{% if loop.first %} open{% endif %}><summary>public case <code>{{ case.case }}</code>: {{ inline(case.message) }}</summary>
+<table>
+{% for name, value in case.inputs.items() %}<tr><th><code>{{ name }}</code></th><td>{{ value_html(value) }}</td></tr>{% endfor %}
+<tr><th>expected</th><td>{{ value_html(case.expected) }}</td></tr>
+<tr><th>got</th><td>{{ value_html(case.got) }}</td></tr>
+{% for w in worst(case) %}<tr><th>worst entry</th><td><code>{{ w }}</code></td></tr>{% endfor %}
+</table>
+</details>
+{% endfor %}
+"""
+
 TEMPLATE = """<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -54,6 +68,7 @@ TEMPLATE = """<!DOCTYPE html>
 <h1>Feedback: {{ r.assignment }} — {{ r.submission }}</h1>
 <p class="score">Score: {{ g(r.score) }} / {{ g(r.max_score) }}{% if r.public_only %} (public checks only){% endif %}</p>
 {% if r.message %}<p><strong>{{ r.message }}</strong></p>{% endif %}
+{% if notebook %}<p>📓 <a href="{{ notebook }}">Your notebook as the grader ran it</a>, with each verdict after the cell that defines its function.</p>{% endif %}
 {% if sandbox_warning %}<p class="hint">⚠️ {{ sandbox_warning }}</p>{% endif %}
 {% for note in skips %}<p class="muted">⏭ {{ note }}</p>{% endfor %}
 <table>
@@ -80,17 +95,7 @@ TEMPLATE = """<!DOCTYPE html>
 {% if q.hidden_failed %}<p class="muted">hidden cases failed: {{ q.hidden_failed }} (their inputs are not shown)</p>{% endif %}
 {% set cmd = repro(q) %}{% if cmd %}<p>Reproduce: <code>{{ cmd }}</code></p>{% endif %}
 {% if plots.get(q.id) %}<p><img alt="{{ q.id }}: error against h, yours and the reference's" src="data:image/png;base64,{{ plots[q.id] }}"></p>{% endif %}
-{% for case in q.public_failures %}
-<details{% if loop.first %} open{% endif %}><summary>public case <code>{{ case.case }}</code>: {{ inline(case.message) }}</summary>
-<table>
-{% for name, value in case.inputs.items() %}<tr><th><code>{{ name }}</code></th><td>{{ value_html(value) }}</td></tr>{% endfor %}
-<tr><th>expected</th><td>{{ value_html(case.expected) }}</td></tr>
-<tr><th>got</th><td>{{ value_html(case.got) }}</td></tr>
-{% for w in worst(case) %}<tr><th>worst entry</th><td><code>{{ w }}</code></td></tr>{% endfor %}
-</table>
-</details>
-{% endfor %}
-</section>
+""" + PUBLIC_CASES + """</section>
 {% endfor %}
 <p class="muted">source <code>{{ r.source }}</code>, sha256 <code>{{ r.sha256[:12] }}</code>, grader {{ r.grader_version }},
 rubric v{{ r.rubric_version }}, network {{ r.sandbox.get('network', '?') }}</p>
@@ -142,11 +147,12 @@ def _css(q: QuestionResult) -> str:
     return "passed" if q.status == "passed" else "skipped" if q.status == "not_run" else "failed"
 
 
-def render(result: SubmissionResult, plots: dict[str, bytes] | None = None) -> str:
-    """The standalone page; `plots` maps question id to PNG bytes (inlined as base64)."""
+def render(result: SubmissionResult, plots: dict[str, bytes] | None = None, *, notebook: str | None = None) -> str:
+    """The standalone page; `plots` maps question id to PNG bytes (inlined as base64);
+    `notebook`: the link to the executed notebook's page (format `notebook`), if written."""
     encoded = {qid: base64.b64encode(png).decode("ascii") for qid, png in (plots or {}).items()}
     return _template.render(
-        r=result, plots=encoded, g=lambda x: f"{x:g}", mark=lambda s: STATUS_MARK.get(s, ""),
+        r=result, plots=encoded, notebook=notebook, g=lambda x: f"{x:g}", mark=lambda s: STATUS_MARK.get(s, ""),
         devices=_devices, css=_css, inline=inline, value_html=value_html, worst=worst_lines,
         repro=lambda q: reproduce(q, result.source, result.assignment),
         sandbox_warning=sandbox_warning(result.sandbox), skips=skip_notes(result.questions))

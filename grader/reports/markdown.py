@@ -39,12 +39,16 @@ def question_section(q: QuestionResult, plot: str | None = None, *, notebook: st
     return lines
 
 
-def render(result: SubmissionResult, plots: dict[str, str] | None = None) -> str:
+def render(result: SubmissionResult, plots: dict[str, str] | None = None, *, notebook: str | None = None) -> str:
+    """`notebook`: the link to the executed notebook's page (format `notebook`), if written."""
     lines = [f"# Feedback: {result.assignment} — {result.submission}", "",
              f"**Score: {result.score:g} / {result.max_score:g}**"
              + (" (public checks only)" if result.public_only else ""), ""]
     if result.message:
         lines += [f"> {result.message}", ""]
+    if notebook:
+        lines += [f"📓 [Your notebook as the grader ran it]({notebook}), with each verdict after the cell "
+                  "that defines its function.", ""]
     if warning := sandbox_warning(result.sandbox):
         lines += [f"> ⚠️ {warning}", ""]
     lines += [f"> ⏭ {note}" for note in skip_notes(result.questions)]

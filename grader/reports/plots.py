@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import io
+import json
 from pathlib import Path
 
 import matplotlib
@@ -15,13 +17,19 @@ from grader.reports.result import QuestionResult, write_atomic_bytes  # noqa: E4
 
 
 def loglog_png(q: QuestionResult) -> bytes:
-    plot = q.plot or {}
+    """The question's error-against-h plot; drawn once for the Markdown and the HTML feedback."""
+    return _loglog_png(q.id, json.dumps(q.plot or {}, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=32)
+def _loglog_png(qid: str, plot_json: str) -> bytes:
+    plot = json.loads(plot_json)
     fig, ax = plt.subplots(figsize=(5, 3.6), dpi=100)
     ax.loglog(plot["h"], plot["reference"], "o-", label=f"reference (slope {plot['reference_slope']:.2f})")
     ax.loglog(plot["h"], plot["student"], "s--", label=f"yours (slope {plot['student_slope']:.2f})")
     ax.set_xlabel("h")
     ax.set_ylabel("|error|")
-    ax.set_title(plot.get("title", q.id))
+    ax.set_title(plot.get("title", qid))
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -76,6 +76,12 @@ class SubmissionResult(BaseModel):
     # Not part of the JSON (results are byte-stable): how long the kernel spent in the
     # student's cells and calls, for the batch log and the benchmark's floor.
     student_seconds: float = Field(0.0, exclude=True)
+    # Not part of the JSON either: where this grading's wall time went ("start", "run", "probe",
+    # "judge", then "write" in the batch), for the batch log and `grader grade --profile`.
+    phases: dict[str, float] = Field(default_factory=dict, exclude=True)
+    # Not part of the JSON either: the notebook as the kernel ran it (outputs capped), from
+    # the kernel's run to the `notebook` format's writer, which drops it once the page is written.
+    executed: t.Any = Field(None, exclude=True, repr=False)
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2) + "\n"

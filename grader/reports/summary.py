@@ -193,6 +193,13 @@ def feedback_link(out: Path, submission: str) -> str | None:
     return None
 
 
+def notebook_link(out: Path, submission: str) -> str | None:
+    """`feedback/ID.notebook.html` (format `notebook`: the executed notebook with the verdicts)
+    relative to the summary, URL-quoted; None when it does not exist."""
+    name = f"{submission}.notebook.html"
+    return "feedback/" + quote(name, safe="") if (out / "feedback" / name).is_file() else None
+
+
 def _header(results: list[SubmissionResult], rubric: Rubric) -> dict[str, t.Any]:
     scores = [r.score for r in results]
     statuses = Counter(r.status for r in results)
@@ -226,28 +233,31 @@ def _write_histograms(folder: Path, results: list[SubmissionResult], rubric: Rub
 
 
 def render(out: Path, results: list[SubmissionResult], rubric: Rubric, *,
-           seconds: dict[str, float] | None = None, notes: t.Sequence[str] = ()) -> str:
+           seconds: dict[str, float] | None = None, notes: t.Sequence[str] = (), similarity=None) -> str:
     """The page's HTML (the PNGs it links are written by `write_summary`)."""
     ordered = sorted(results, key=lambda r: r.submission)
     return _env.get_template("summary.html.j2").render(
         h=_header(ordered, rubric), questions=question_rows(ordered, rubric),
         slowest=slowest(seconds or {}), failures=failed_to_run(ordered), notes=list(notes),
-        submissions=[(r, feedback_link(out, r.submission)) for r in ordered], g=_number, inline=inline)
+        submissions=[(r, feedback_link(out, r.submission), notebook_link(out, r.submission)) for r in ordered],
+        similarity=similarity, g=_number, inline=inline)
 
 
 def write_summary(out: Path, results: list[SubmissionResult], rubric: Rubric, *,
-                  seconds: dict[str, float] | None = None, notes: t.Sequence[str] = ()) -> Path:
+                  seconds: dict[str, float] | None = None, notes: t.Sequence[str] = (),
+                  similarity=None) -> Path:
     """Write OUT/summary.html and its histograms under OUT/summary/; return the HTML's path.
 
     `seconds` maps submission id to its grading time (the slowest section is
     left out without it); `notes` are the collection's remarks (duplicates,
-    skipped files), shown as they are."""
+    skipped files), shown as they are; `similarity` (grader.reports.similarity.Report, format
+    `similarity`) adds the section of flagged pairs."""
     out = Path(out)
     _write_histograms(out / "summary", results, rubric)   # first: the page never links a missing PNG
     path = out / "summary.html"
-    write_atomic(path, render(out, results, rubric, seconds=seconds, notes=notes))
+    write_atomic(path, render(out, results, rubric, seconds=seconds, notes=notes, similarity=similarity))
     return path
 
 
 __all__: t.Sequence[str] = ("write_summary", "render", "histogram", "bar_steps", "failed_to_run", "slowest",
-                            "question_rows", "feedback_link", "most_common")
+                            "question_rows", "feedback_link", "notebook_link", "most_common")

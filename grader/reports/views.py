@@ -109,6 +109,24 @@ def public_feedback(q: QuestionResult) -> str:
             if hidden_failed else "the public cases passed")
 
 
+def visible_verdict(q: QuestionResult) -> str:
+    """A question's verdict where everything is shown to the student at once (GitHub Classroom,
+    PrairieLearn: neither has Gradescope's `after_published`): the public feedback, the hints
+    (only with a public failure or a failure not about cases, since a hint may come from a hidden
+    case), and the hidden cases as a count only."""
+    if q.status == "passed":
+        return "passed"
+    if q.status == "not_run":
+        return q.feedback
+    public_failed, hidden_failed = failed_counts(q)
+    lines = [public_feedback(q)]
+    if hidden_failed and "hidden" not in lines[0]:
+        lines.append(f"{hidden_failed} hidden case(s) failed (their inputs are not shown)")
+    if public_failed or not hidden_failed:
+        lines += [f"hint: {h}" for h in q.hints if h not in q.feedback]
+    return "\n".join(lines)
+
+
 # -- values -------------------------------------------------------------------------------------
 
 MISSING = "missing"      # a value that is not there (never JSON's `null`)

@@ -118,8 +118,8 @@ class _AutodiffCheck(StrictModel):
 
     @model_validator(mode="after")
     def _known_ops(self):
-        from grader.expr.generate import ALL_OPS, TEMPLATES
-        known = TEMPLATES if self.graphs.generator == "deep_chain" else ALL_OPS
+        from grader.expr.ops import DEEP_CHAIN_TEMPLATES, GRAPH_OPS    # no torch: `grader check` loads it first
+        known = DEEP_CHAIN_TEMPLATES if self.graphs.generator == "deep_chain" else GRAPH_OPS
         unknown = sorted(set(self.graphs.ops) - set(known))
         if unknown:
             raise ValueError(f"graphs.ops: unknown {', '.join(unknown)}; choose from {', '.join(known)}")

@@ -31,9 +31,15 @@ CASES_PER_SET = 2        # generated cases tried per visibility (besides the cor
 
 
 def check_rubric(rubric: Rubric, path: Path) -> None:
-    """Raise InputError naming the file, line and key of the first problem found."""
-    problem = _first_problem(rubric.model_dump_json())
+    """Raise InputError naming the file, line and key of the first problem found. A rubric
+    found sound before, by the same grader and torch, is not checked again (`sound`)."""
+    from grader.rubric import sound
+    text = rubric.model_dump_json()
+    if sound.known_sound(text):
+        return
+    problem = _first_problem(text)
     if problem is None:
+        sound.remember_sound(text)
         return
     index, loc, message = problem
     from grader.yamlmodel import _dotted, _line_of, parse_yaml   # only when there is a problem

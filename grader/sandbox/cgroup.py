@@ -14,10 +14,12 @@ delegation), `available()` says so and the kernel keeps its rlimits only.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import itertools
 import os
 import subprocess
+import threading
 import time
 import typing as t
 from pathlib import Path
@@ -85,32 +87,45 @@ class KernelCgroup:
         if version == 0:
             raise OSError("no writable cgroup hierarchy")
         name = f"grader-{os.getpid()}-{next(_serial)}"
-        limit = str(memory_mb * 1024 * 1024)
         if version == 2:
             base = _v2_base()
             assert base is not None
             group = cls([base / name], 2)
-            group.dirs[0].mkdir()
-            files = {"memory.max": limit, "memory.swap.max": "0", "pids.max": str(max_processes)}
         else:
-            memory, pids = (b / name for b in _v1_bases() or [])
-            group = cls([memory, pids], 1)
-            for d in group.dirs:
-                d.mkdir()
-            # memsw (memory + swap) must not be below the memory limit: write it second
-            files = {"memory.limit_in_bytes": limit, "memory.memsw.limit_in_bytes": limit,
-                     "pids.max": str(max_processes)}
+            group = cls([b / name for b in _v1_bases() or []], 1)
+        for d in group.dirs:
+            d.mkdir()
         try:
-            for file, value in files.items():
-                target = next((d / file for d in group.dirs if (d / file).exists()), None)
-                if target is not None:
-                    target.write_text(value)
-                elif file in ("memory.max", "memory.limit_in_bytes", "pids.max"):
-                    raise OSError(f"cgroup has no {file}")
+            group.limit(memory_mb, max_processes)
         except OSError:
             group.destroy()
             raise
         return group
+
+    def limit(self, memory_mb: int, max_processes: int) -> None:
+        """Write the limits (again, for a pooled group: a kernel run as root may have
+        changed them); OSError where a limit cannot be written."""
+        limit = str(memory_mb * 1024 * 1024)
+        if self.version == 2:
+            files = {"memory.max": limit, "memory.swap.max": "0", "pids.max": str(max_processes)}
+        else:
+            # memsw (memory + swap) must not be below the memory limit: write it second
+            files = {"memory.limit_in_bytes": limit, "memory.memsw.limit_in_bytes": limit,
+                     "pids.max": str(max_processes)}
+        for file, value in files.items():
+            target = next((d / file for d in self.dirs if (d / file).exists()), None)
+            if target is not None:
+                target.write_text(value)
+            elif file in ("memory.max", "memory.limit_in_bytes", "pids.max"):
+                raise OSError(f"cgroup has no {file}")
+
+    def reusable(self) -> bool:
+        """Empty, and nothing made inside it (a kernel run as root can make child groups)."""
+        try:
+            return not self.procs() and all(d.is_dir() and not any(p.is_dir() for p in d.iterdir())
+                                            for d in self.dirs)
+        except OSError:
+            return False
 
     def procs(self) -> list[int]:
         pids: set[int] = set()
@@ -149,6 +164,54 @@ class KernelCgroup:
                     break
                 except OSError:
                     time.sleep(0.005)
+
+
+class Pool:
+    """Emptied kernel cgroups of this process, kept for its next kernels: a kernel's close
+    then only kills (`release`), and the next kernel's start writes three limits instead
+    of making folders; removing a memory cgroup also waits until its last process is
+    reaped. A group is reused only when it is empty, holds no child group and takes the
+    limits again; a batch empties the pool when its last kernel is closed (so does the
+    process's exit, and `_remove_stale` removes the groups of a grader that could not)."""
+
+    def __init__(self, size: int = 8):
+        self.size = size
+        self.free: list[KernelCgroup] = []
+        self.lock = threading.Lock()
+
+    def take(self, memory_mb: int, max_processes: int) -> KernelCgroup:
+        """A pooled group with these limits, or a new one (OSError where none can be made)."""
+        while True:
+            with self.lock:
+                group = self.free.pop() if self.free else None
+            if group is None:
+                return KernelCgroup.create(memory_mb, max_processes)
+            try:
+                if group.reusable():
+                    group.limit(memory_mb, max_processes)
+                    return group
+            except OSError:
+                pass
+            group.destroy()
+
+    def release(self, group: KernelCgroup) -> None:
+        """Kill what is inside and keep the group for the next kernel (or remove it)."""
+        group.kill()
+        with self.lock:
+            if len(self.free) < self.size and group.reusable():
+                self.free.append(group)
+                return
+        group.destroy()
+
+    def clear(self) -> None:
+        with self.lock:
+            groups, self.free = self.free, []
+        for group in groups:
+            group.destroy()
+
+
+pool = Pool()
+atexit.register(pool.clear)
 
 
 def _remove_stale(bases: list[Path]) -> None:

@@ -26,6 +26,8 @@ from queue import Empty
 
 import nbformat
 from jupyter_client import AsyncKernelManager
+from jupyter_client.asynchronous import AsyncKernelClient
+from nbformat import NotebookNode
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
@@ -35,6 +37,7 @@ from grader.sandbox import bwrap, cgroup, levels
 from grader.sandbox import warm as warm_kernels
 from grader.sandbox.levels import network_isolation_available  # noqa: F401 - re-exported
 from grader.sandbox.launcher import kill_tree
+from grader.selfcheck.cells import is_check_cell
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
 TIMEOUT_ENAME = "CellTimeoutError"
@@ -102,6 +105,7 @@ class ExecutionLog:
     why: str = ""                     # why that level (`levels.decide`), recorded in the result
     memory: str = "rlimit"            # what bounds memory and processes: "cgroup" | "rlimit"
     cell_seconds: float = 0.0         # wall time of the notebook's cells (the batch log's floor)
+    start_seconds: float = 0.0        # wall time of starting the kernel (every start, restarts too)
 
 
 class _CappedClient(NotebookClient):
@@ -236,7 +240,7 @@ class SandboxedKernel:
         self._cgroup_tried = True
         try:
             if cgroup.available():
-                self._cgroup = cgroup.KernelCgroup.create(self.limits.memory_mb, self.limits.max_processes)
+                self._cgroup = cgroup.pool.take(self.limits.memory_mb, self.limits.max_processes)
                 self.log.memory = "cgroup"
         except OSError:
             self._cgroup = None
@@ -255,6 +259,13 @@ class SandboxedKernel:
         }
 
     async def start(self) -> None:
+        started = time.perf_counter()
+        try:
+            await self._start()
+        finally:
+            self.log.start_seconds += time.perf_counter() - started
+
+    async def _start(self) -> None:
         if self._level_error:
             raise KernelStartError(self._level_error)
         self._make_cgroup()
@@ -264,6 +275,8 @@ class SandboxedKernel:
         km = manager(kernel_name="grader-sandbox", kernel_spec_manager=specs,
                                 transport="ipc", ip=str(self._runtime / "ipc"),
                                 connection_file=str(self._runtime / "kernel.json"))
+        if km.client_factory is AsyncKernelClient:      # a fresh kernel's: no heartbeat thread either
+            km.client_factory = warm_kernels.NoHeartbeatClient
         client = _CappedClient(self.nb, km=km, timeout=int(self.limits.cell_timeout) or 1,
                                startup_timeout=int(self.limits.startup_timeout),
                                allow_errors=True, interrupt_on_timeout=True,
@@ -324,9 +337,15 @@ class SandboxedKernel:
 
     async def close(self) -> None:
         await self._kill()
-        if self._cgroup is not None:
-            await asyncio.to_thread(self._cgroup.destroy)
-            self._cgroup = None
+        group, self._cgroup = self._cgroup, None
+        await asyncio.to_thread(self._dispose, group)
+
+    def _dispose(self, group: cgroup.KernelCgroup | None) -> None:
+        """Off the event loop, where the next kernel meanwhile starts: empty the cgroup and
+        keep it for that kernel (`cgroup.pool`), and remove this kernel's folders (on a
+        disk mounted with `discard` each folder removed costs milliseconds)."""
+        if group is not None:
+            cgroup.pool.release(group)
         shutil.rmtree(self._root, ignore_errors=True)
 
     @property
@@ -352,8 +371,8 @@ class SandboxedKernel:
         client = self._client
         issues: list[CellIssue] = []
         for index, cell in enumerate(self.nb.cells):
-            if cell.cell_type != "code" or index in self._skip:
-                continue
+            if cell.cell_type != "code" or index in self._skip or is_check_cell(cell):
+                continue     # a check cell (`grader.check(...)`) is for the student's own kernel
             client.new_cell(probe=False)
             started = time.perf_counter()
             outcome = await self._execute(cell, index)
@@ -433,12 +452,14 @@ class SandboxedKernel:
         """Run grader code in the kernel; a wedged kernel is killed (result.died)."""
         if self._client is None:
             return ExecResult(died=True)
-        cell = nbformat.v4.new_code_cell(code)
-        cell.metadata["grader_timeout"] = max(1, int(timeout + 0.999))
+        # built as nbformat.v4.new_code_cell / new_notebook would, without validating them
+        # against the schema (a millisecond per request): the grader's own code, in a known shape
+        cell = NotebookNode(cell_type="code", metadata=NotebookNode(grader_timeout=max(1, int(timeout + 0.999))),
+                            execution_count=None, source=code, outputs=[])
         client = self._client
         client.new_cell(probe=True)
         # nbclient stores the executed cell into client.nb: give it a scratch notebook
-        client.nb = nbformat.v4.new_notebook(cells=[cell])
+        client.nb = NotebookNode(nbformat=4, nbformat_minor=5, metadata=NotebookNode(), cells=[cell])
         try:
             result = await self._execute(cell, 0)
         finally:

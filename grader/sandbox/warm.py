@@ -272,9 +272,12 @@ class Zygote:
 
     def __init__(self, *, threads: int = 1, start_timeout: float = 120.0,
                  python: str = sys.executable, preload: tuple[str, ...] = (), layout: str = "direct",
-                 sandbox: ZygoteSandbox | None = None):
+                 sandbox: ZygoteSandbox | None = None, plotting: bool = True):
         """`sandbox`: run the zygote in bubblewrap (its kernels then reach the ``bwrap``
-        level, each as a uid of its own; `bwrap.probe_zygote` says whether that runs here)."""
+        level, each as a uid of its own; `bwrap.probe_zygote` says whether that runs here).
+        `plotting`: preload matplotlib too (half a second of the start; a kernel that plots
+        without it imports it itself)."""
+        self.plotting = plotting
         if layout not in ("direct", "init"):
             raise ValueError(f"layout must be 'direct' or 'init', not {layout!r}")
         self.layout = layout
@@ -328,6 +331,8 @@ class Zygote:
                 cmd += ["--preload", name]
             if self.sandbox is not None:
                 cmd.append("--uid-per-kernel")
+            if not self.plotting:
+                cmd.append("--no-plotting")
             log = open(self._dir / "zygote.log", "ab")
             cmd, pass_fds = self._in_bwrap(cmd)
             try:
@@ -378,7 +383,10 @@ class Zygote:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([out], [], [], left)[0]:
                 return b""
-            chunk = os.read(out.fileno(), 65536)
+            try:
+                chunk = os.read(out.fileno(), 65536)
+            except (OSError, ValueError):    # closed under us: the grader is leaving
+                break
             if not chunk:
                 break
             buf += chunk
@@ -394,6 +402,28 @@ class Zygote:
         """Stop the zygote; it kills every kernel it still has."""
         with self._lock:
             self._stop_locked(timeout)
+
+    def abandon(self) -> None:
+        """Let the zygote go without waiting for it (the grader is leaving): its stdin closes,
+        so a serving zygote kills its kernels, removes its folder and exits on its own. One
+        still importing (its start, in another thread, holds the lock) has no kernels and
+        would only finish importing first: it is killed, with its bubblewrap."""
+        proc, ready = self._proc, bool(self.info)
+        if proc is None:
+            return
+        if proc.stdin is not None:      # not stdout: a start under way reads its ready line there
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+        if not ready:
+            for pid in (*launcher.children_of(proc.pid), proc.pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            if self._dir is not None:
+                shutil.rmtree(self._dir, ignore_errors=True)
 
     def _stop_locked(self, timeout: float = 5.0) -> None:
         proc, self._proc = self._proc, None
@@ -479,6 +509,7 @@ _ZygoteKey = tuple[int, "ZygoteSandbox | None"]
 _shared: dict[_ZygoteKey, Zygote] = {}
 _failed: dict[_ZygoteKey, WarmUnavailable] = {}
 _shared_lock = threading.Lock()
+_plotting = True        # whether a shared zygote started from now on preloads matplotlib (`prestart`)
 
 
 def shared_zygote(threads: int = 1, sandbox: ZygoteSandbox | None = None) -> Zygote:
@@ -495,7 +526,7 @@ def shared_zygote(threads: int = 1, sandbox: ZygoteSandbox | None = None) -> Zyg
             raise _failed[key]
         zygote = _shared.get(key)
         if zygote is None:
-            zygote = _shared[key] = Zygote(threads=threads, sandbox=sandbox)
+            zygote = _shared[key] = Zygote(threads=threads, sandbox=sandbox, plotting=_plotting)
     try:
         return zygote.start()
     except WarmUnavailable as exc:
@@ -515,9 +546,12 @@ def sandbox_for(execution: Any) -> ZygoteSandbox | None:
     return ZygoteSandbox(network=execution.network == "allow", tmp_mb=4 * execution.file_size_mb)
 
 
-def prestart(threads: int = 1, sandbox: ZygoteSandbox | None = None) -> None:
+def prestart(threads: int = 1, sandbox: ZygoteSandbox | None = None, *, plotting: bool = True) -> None:
     """Start the shared zygote in the background (it takes seconds), so that the
-    first warm kernel need not wait for it; a failure shows at the first launch."""
+    first warm kernel need not wait for it; a failure shows at the first launch.
+    `plotting=False`: no notebook of the batch plots, matplotlib is not preloaded."""
+    global _plotting
+    _plotting = plotting
     def start() -> None:
         try:
             shared_zygote(threads, sandbox)
@@ -535,6 +569,16 @@ def warm_available(threads: int = 1, sandbox: ZygoteSandbox | None = None) -> tu
     return True, ""
 
 
+_leaving = False     # set by `leave_without_waiting`
+
+
+def leave_without_waiting() -> None:
+    """From now on the exit handler below waits for no zygote (`Zygote.abandon`): for a
+    command that ends with `os._exit` once its last result is written (`grader.cli.main.main`)."""
+    global _leaving
+    _leaving = True
+
+
 @atexit.register
 def stop_shared_zygotes() -> None:
     global _kernels_dir
@@ -542,7 +586,10 @@ def stop_shared_zygotes() -> None:
         zygotes = list(_shared.values())
         _shared.clear()
     for zygote in zygotes:
-        zygote.stop()
+        if _leaving:
+            zygote.abandon()
+        else:
+            zygote.stop()
     with _kernels_dir_lock:
         if _kernels_dir is not None:
             shutil.rmtree(_kernels_dir, ignore_errors=True)
@@ -698,11 +745,27 @@ class WarmProvisioner(LocalProvisioner):
             self.process = None
 
 
+class NoHeartbeatClient(AsyncKernelClient):
+    """An AsyncKernelClient that starts no heartbeat channel unless asked: in the grader that
+    channel is a thread with a zmq context and an event loop of its own per kernel, and a
+    ping a second for the kernel, for what a client made by a kernel manager never reads
+    (`is_alive` asks the manager, which knows the process)."""
+
+    def start_channels(self, shell: bool = True, iopub: bool = True, stdin: bool = True, hb: bool = False,
+                       control: bool = True) -> None:
+        super().start_channels(shell, iopub, stdin, hb, control)
+
+
 class WarmKernelClient(AsyncKernelClient):
     """AsyncKernelClient without the fixed waits that dominate a warm start."""
 
     def _context_default(self) -> zmq.asyncio.Context:
         return _fast_reconnect(super()._context_default())
+
+    def start_channels(self, shell: bool = True, iopub: bool = True, stdin: bool = True, hb: bool = False,
+                       control: bool = True) -> None:
+        """No heartbeat channel by default (see `NoHeartbeatClient`)."""
+        super().start_channels(shell, iopub, stdin, hb, control)
 
     async def wait_for_ready(self, timeout: float | None = None) -> None:
         """Ready = a kernel_info_reply on shell and any message on iopub (which proves

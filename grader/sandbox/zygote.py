@@ -4,11 +4,12 @@ Run as its own process by `grader.sandbox.warm` (stdlib only at module level;
 it imports nothing of the grader and is run as a script, with a clean
 environment):
 
-    python zygote.py --socket DIR/zygote.sock --parent GRADER_PID [--uid-per-kernel]
+    python zygote.py --socket DIR/zygote.sock --parent GRADER_PID [--uid-per-kernel] [--no-plotting]
 
-It imports torch, numpy, ipykernel, IPython and matplotlib (inline backend)
-and then *computes nothing*: a child forked after torch has run any OpenMP
-work hangs in libgomp. It runs no asyncio loop and holds no zmq context, and
+It imports torch, numpy, ipykernel, IPython and matplotlib (inline backend;
+not with --no-plotting), builds the kernels' IPython shell once (each kernel
+adopts it, `_adopt_shell`: about 20 ms less per start) and then *computes
+nothing*: a child forked after torch has run any OpenMP work hangs in libgomp. It runs no asyncio loop and holds no zmq context, and
 it never holds anything of the grader's (no rubric, no inputs, no secrets):
 every child can read all of its parent's memory. `gc.freeze()` keeps the
 inherited heap out of the children's collections (IPython's `gc.collect()`
@@ -116,6 +117,10 @@ PRELOAD = (
     "PIL.GifImagePlugin", "PIL.JpegImagePlugin", "PIL.PpmImagePlugin",
     "sqlite3", "jedi", "debugpy", "psutil", "nest_asyncio",
 )
+#: what only a notebook that plots imports (about half a second of the zygote's start):
+#: left out with --no-plotting, for a batch none of whose notebooks mentions plotting
+PLOTTING = ("ipykernel.pylab.backend_inline", "matplotlib", "matplotlib.pyplot", "matplotlib_inline.backend_inline",
+            "matplotlib.backends.backend_agg")
 
 SO_PEERCRED = getattr(socket, "SO_PEERCRED", 17)
 MAX_FDS = 8                     # stdin, stdout, stderr and the kernel's cgroup.procs files
@@ -224,7 +229,10 @@ def _become_kernel(args: list, threads, parent: int) -> None:
         # if its parent goes (as with a fresh kernel, whose parent poller runs too).
         app = IPKernelApp.instance(parent_handle=os.getppid())
         _fast_command_line(app, args)
+        prebuilt = _takes_prebuilt_shell(args)
         app.initialize(args)
+        if prebuilt:
+            _adopt_shell(app.kernel)
         app.start()
         code = 0
     except SystemExit as exc:
@@ -571,9 +579,11 @@ class Zygote:
         _send(conn, {"pid": pid})
 
 
-def _preload() -> dict:
+def _preload(plotting: bool = True) -> dict:
     missing = {}
     for name in PRELOAD:
+        if not plotting and name in PLOTTING:
+            continue
         try:
             importlib.import_module(name)
         except Exception as exc:  # noqa: BLE001 - optional extras (debugpy, jedi, ...)
@@ -593,6 +603,84 @@ def _warm_up() -> None:
     random.seed()
     sqlite3.connect(":memory:").close()  # IPython's history database
     launcher._libc()                     # find_library("c") runs ldconfig: once, here
+    _prebuild_shell()
+
+
+# -- the kernel's IPython shell, built once ----------------------------------------------------
+
+#: the kernel options the grader gives every kernel (grader.sandbox.client.KERNEL_OPTIONS; a
+#: test holds the two equal): a kernel given exactly these takes the shell built here
+PREBUILT_OPTIONS = ("--HistoryManager.enabled=False",)
+_prebuilt = False
+
+
+def _prebuild_shell() -> None:
+    """Build the kernel's IPython shell (ZMQInteractiveShell) here, once, with the config the
+    kernel would give it. It is a singleton: in a kernel forked later, IPythonKernel's
+    `ZMQInteractiveShell.instance(...)` finds it instead of building its own (its magics,
+    transformers and formatters: about 20 ms of every kernel's start), and `_adopt_shell`
+    gives it what is the kernel's own. Building it starts no thread (no history) and opens
+    no socket; a kernel with other options clears it and builds its own
+    (`_takes_prebuilt_shell`). Where anything fails, kernels build their own as before."""
+    global _prebuilt
+    try:
+        from ipykernel.compiler import XCachingCompiler
+        from ipykernel.zmqshell import ZMQInteractiveShell
+        from traitlets.config import Config
+
+        config = Config()
+        config.HistoryManager.enabled = False
+        ZMQInteractiveShell.instance(config=config, compiler_class=XCachingCompiler)
+        _prebuilt = True
+    except Exception:  # noqa: BLE001 - an optimisation only
+        _forget_shell()
+        traceback.print_exc()
+
+
+def _forget_shell() -> None:
+    try:
+        from ipykernel.zmqshell import ZMQInteractiveShell
+        from IPython.core.interactiveshell import InteractiveShell
+        ZMQInteractiveShell.clear_instance()
+        InteractiveShell.clear_instance()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def _takes_prebuilt_shell(args: list) -> bool:
+    """In the kernel, before IPKernelApp.initialize: whether this kernel's options are the
+    ones the shell was built with (its connection file aside); if not, it builds its own."""
+    options = [a for i, a in enumerate(args) if a not in ("-f", "--f") and (i == 0 or args[i - 1] not in ("-f", "--f"))]
+    if _prebuilt and options == list(PREBUILT_OPTIONS):
+        return True
+    _forget_shell()
+    return False
+
+
+def _adopt_shell(kernel) -> None:
+    """What a shell built by this kernel would hold of its own (InteractiveShell.__init__
+    reads them from the process: the zygote's otherwise): the kernel (also as the
+    configurable parent), its IPython folder and profile (with `ip.db`, which `%cd` and
+    `%store` write, the history file's name and the extensions folder), the working
+    directory it started in
+    (`_dh`, `%cd -`), its home (`%cd`, `%logstart`'s folder)."""
+    from pathlib import Path
+
+    from IPython.paths import get_ipython_dir
+    from IPython.utils.path import get_home_dir
+
+    shell = kernel.shell
+    shell.parent = kernel
+    shell.kernel = kernel
+    shell.ipython_dir = get_ipython_dir()
+    shell.profile_dir = kernel.profile_dir
+    shell.db = type(shell.db)(os.path.join(kernel.profile_dir.location, "db"))    # IPython's PickleShareDB
+    shell.starting_dir = os.getcwd()
+    history = shell.history_manager          # disabled (no database): its file is only named
+    history.hist_file = history._get_hist_file_name()
+    history.dir_hist[:] = [Path.cwd()]
+    shell.home_dir = get_home_dir()
+    shell.init_logger()
 
 
 def main() -> None:
@@ -604,6 +692,8 @@ def main() -> None:
                         help="every kernel becomes a uid of its own (a zygote in bubblewrap)")
     parser.add_argument("--preload", action="append", default=[],
                         help="extra modules to import (a missing one is an error)")
+    parser.add_argument("--no-plotting", action="store_true",
+                        help="leave matplotlib out (a kernel that plots imports it itself)")
     opts = parser.parse_args()
     out = sys.stdout
     try:
@@ -615,7 +705,7 @@ def main() -> None:
         signal.pthread_sigmask(signal.SIG_SETMASK, set())
         private_proc = _private_proc() if opts.uid_per_kernel else False
         started = time.perf_counter()
-        missing = _preload()
+        missing = _preload(plotting=not opts.no_plotting)
         for name in opts.preload:
             importlib.import_module(name)
         for name in ("torch", "ipykernel.kernelapp"):

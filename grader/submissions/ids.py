@@ -7,7 +7,10 @@ is ``<name>-<student>``:
 
 - ``<student>`` is the id the LMS keeps for the student: the Canvas user id,
   the Gradescope SID (else the e-mail; the Gradescope submission id when a
-  submitter has neither), the Moodle participant id. It is what makes the id
+  submitter has neither), the Moodle participant id; or the one another
+  tool's folders give: nbgrader's student folder, the GitHub username of a
+  Classroom repository, an otter zip's name (these have no ``<name>``
+  part: the id is the student's). It is what makes the id
   unique (two students called Jane Doe) and what duplicates are found by;
   a group submission joins its members' ids with ``+``.
 - ``<name>`` is the name as the export spells it, so that a person can read
@@ -34,7 +37,7 @@ class Upload:
     """One file of an LMS export, attributed to a student by the export's layout."""
 
     path: Path
-    lms: str                      # "canvas", "gradescope" or "moodle"
+    lms: str                      # "canvas", "gradescope", "moodle"; or "nbgrader", "classroom", "otter"
     student: str | None           # the LMS's id of the student(s); None when the file names nobody
     name: str = ""                # the student's name as the export spells it
     rank: tuple = field(default=())   # larger is later: which upload of a student is graded

@@ -2,9 +2,10 @@
 
 `collect` is what `grader grade` reads its paths with. A ``.zip`` is unpacked
 (safely, once: `grader.submissions.unzip`) into ``unpack_to/<zip stem>``; a
-folder, unpacked or not, is read as a Canvas, Gradescope or Moodle export
-when its layout says so (a single wrapping folder is looked through), else
-as today's plain folder of notebooks (`discover`). In an export:
+folder, unpacked or not, is read as a Canvas, Gradescope or Moodle export, or
+as the folders nbgrader, `gh classroom clone` or otter-grader leave, when its
+layout says so (a single wrapping folder is looked through), else as today's
+plain folder of notebooks (`discover`). In an export:
 
 - each student gets one submission, with an id from their LMS id
   (`grader.submissions.ids`); of several uploads the latest notebook is
@@ -24,13 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.errors import InputError
-from grader.submissions import canvas, gradescope, moodle
+from grader.submissions import canvas, classroom, gradescope, moodle, nbgrader, otter
 from grader.submissions.discover import Submission, discover, id_for, read_notebook, sha256_of, unique_ids
 from grader.submissions.ids import NOTEBOOK, Upload, submission_id
 from grader.submissions.layout import Scan, children
 from grader.submissions.unzip import unpack
 
 LAYOUTS = (gradescope.scan, moodle.scan, canvas.scan)   # the most specific sign first
+TOOLS = (nbgrader.scan, classroom.scan, otter.scan)     # other tools' folders: they also take the assignment
 
 
 @dataclass
@@ -39,8 +41,9 @@ class Collection:
     notes: list[str] = field(default_factory=list)
 
 
-def collect(paths: list[Path], unpack_to: Path) -> Collection:
-    """Submissions from notebooks, folders and LMS export zips, in command-line order."""
+def collect(paths: list[Path], unpack_to: Path, assignment: str | None = None) -> Collection:
+    """Submissions from notebooks, folders and LMS export zips, in command-line order. `assignment`
+    (the rubric's name) picks an nbgrader assignment's folders and a notebook among several."""
     out = Collection()
     parts: list[list[Submission]] = []
     uploads: list[tuple[int, Upload]] = []
@@ -52,7 +55,7 @@ def collect(paths: list[Path], unpack_to: Path) -> Collection:
         elif not path.is_dir():
             parts.append(discover([path]))   # a notebook named on the command line: must be readable
             continue
-        scan = read_export(path)
+        scan = read_export(path, assignment)
         if scan is None:
             parts.append(discover([path]))
             continue
@@ -60,6 +63,8 @@ def collect(paths: list[Path], unpack_to: Path) -> Collection:
         parts.append(_loose(scan, out.notes))
         uploads += [(index, upload) for upload in scan.uploads]
     students: dict[int, list[Submission]] = defaultdict(list)
+    opened = otter.open_zips([u for _, u in uploads], unpack_to, assignment, out.notes)
+    uploads = [(index, u) for (index, _), u in zip(uploads, opened)]
     for index, upload in _choose(uploads, out.notes):
         students[index].append(_submission(upload))
     out.submissions = unique_ids([sub for index, part in enumerate(parts)
@@ -68,15 +73,19 @@ def collect(paths: list[Path], unpack_to: Path) -> Collection:
     return out
 
 
-def read_export(folder: Path) -> Scan | None:
+def read_export(folder: Path, assignment: str | None = None) -> Scan | None:
     """The first layout that recognises `folder`, looking through one wrapping folder; None: plain."""
     for scan in LAYOUTS:
         found = scan(folder)
         if found is not None:
             return found
+    for tool in TOOLS:
+        found = tool(folder, assignment)
+        if found is not None:
+            return found
     inside = children(folder)
     if len(inside) == 1 and inside[0].is_dir():
-        return read_export(inside[0])
+        return read_export(inside[0], assignment)
     return None
 
 

@@ -1,7 +1,8 @@
 """Moodle "Download all submissions".
 
-Current Moodle puts each student's files in a folder
-``<Full Name>_<participant id>_assignsubmission_file_/``; older versions, or
+Moodle puts each student's files in a folder
+``<Full Name>_<participant id>_assignsubmission_file/`` (before 4.1 the
+folder name ends in ``_``: ``..._assignsubmission_file_/``); older versions, or
 the option "download submissions in folders" turned off, prefix each file
 instead: ``<Full Name>_<participant id>_assignsubmission_file_<file>``. The
 participant id is the student; a Moodle export holds one submission per
@@ -16,7 +17,7 @@ from pathlib import Path
 from grader.submissions.ids import Upload
 from grader.submissions.layout import Scan, children, files_under
 
-ENTRY = re.compile(r"^(?P<name>.+?)_(?P<participant>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?P<file>.*)$")
+ENTRY = re.compile(r"^(?P<name>.+?)_(?P<participant>\d+)_assignsubmission_(?P<plugin>[a-z]+)(?:_(?P<file>.*))?$")
 
 
 def scan(root: Path) -> Scan | None:
