@@ -7,7 +7,7 @@ written students plus `--copies` disguised copies (names changed, functions
 reordered, comments and spacing changed, a helper nobody calls), and runs the
 `similarity` batch step on them as `grader grade` does (the notebooks read
 again from their graded results, the starter code left out). Prints, against
-the goals of issue 18:
+the goals set for them:
 - recall: copies flagged together with the notebook they copy (goal: all);
 - false flags: flagged pairs of independently written notebooks, as a share
   of all such pairs (goal: at most 2 %);

@@ -249,6 +249,6 @@ def _finish(q: Question, ctx: GradeContext, cases: list[Case], skipped: dict[str
         ref, known = expected_for(q, case, case.device if grader_has_cuda() else "cpu")
         verdicts.append(judge_case(q, case, out, ref, known))
     findings = ctx.code.autograd_uses(q.calls[0]) if watch else []
-    # decided in the kernel at probe time (issue 16), located in the notebook's source
+    # decided in the kernel at probe time, located in the notebook's source
     tampering = probe_tampering(ctx.code, outcomes) if watch else []
     return judge_question(q, verdicts, skipped, findings, tampering)

@@ -1,4 +1,4 @@
-"""A generated corpus for the similarity flags (issue 18): independently written
+"""A generated corpus for the similarity flags: independently written
 matrix_calculus notebooks and disguised copies of some of them.
 
 `variants` writes one student's notebook from their own random choices (how

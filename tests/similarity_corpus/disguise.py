@@ -93,7 +93,7 @@ def _rewrite(source: str, mapping: dict[str, str], rng: random.Random) -> str:
 
 
 def disguise(nb: nbformat.NotebookNode, rng: random.Random, rewrite: int = 0) -> nbformat.NotebookNode:
-    """`rewrite`: also write that many graded functions again in another way (beyond the issue's
+    """`rewrite`: also write that many graded functions again in another way (beyond the benchmark's
     disguises: how far the flags reach, not a goal)."""
     nb = nbformat.from_dict(nb)   # a copy
     functions = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("def grad_")]
