@@ -17,3 +17,16 @@ def warm_sample_batch(tmp_path_factory):
                       "--out", str(out), "--warm")
     assert proc.returncode == 0, proc.stderr
     return out
+
+
+
+def pytest_unconfigure(config):
+    """From here on the process is exiting: tell pyzmq so, as its own exit hook would. pytest's
+    last garbage collection would otherwise finalize a zmq context a test left open, and a
+    context whose socket still holds a message for a kernel that is gone waits for it forever
+    (the suite passes, then never exits). At the interpreter's exit pyzmq skips that wait."""
+    from zmq.sugar import context
+
+    notice = getattr(context, "_notice_atexit", None)
+    if notice is not None:
+        notice()
