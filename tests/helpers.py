@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -103,3 +104,13 @@ def tagged_pids(tag: str, where: str = "cmdline") -> list[int]:
             if tag.encode() in text and state != "Z":
                 found.append(int(entry.name))
     return found
+
+
+def wait_until(predicate, timeout: float = 5.0, every: float = 0.05) -> bool:
+    """Poll `predicate` until it holds or `timeout` s pass; its last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every)
+    return predicate()

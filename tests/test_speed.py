@@ -23,18 +23,11 @@ from grader.pipeline import grade_notebook
 from grader.rubric import load_rubric, semantics, sound
 from grader.sandbox import cgroup
 from grader.submissions import discover
-from helpers import ROOT, RUBRIC, SOLUTION, by_question, cli_env, config, grade, tagged_pids
+from helpers import ROOT, RUBRIC, SOLUTION, by_question, cli_env, config, grade, tagged_pids, wait_until
 
 LENA = ROOT / "samples" / "matrix_calculus" / "student12_lena.ipynb"   # failing cells, one function missing
 
 
-def wait_until(predicate, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 # -- the batch log and --profile ------------------------------------------------------------------
@@ -76,7 +69,7 @@ def profiled(tmp_path_factory):
                                 env=cli_env(TMPDIR=str(temp), COLUMNS="240"),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         stdout, stderr = proc.communicate(timeout=600)
-        zygote_gone = wait_until(lambda: not tagged_pids(f"--parent\0{proc.pid}\0"))
+        zygote_gone = wait_until(lambda: not tagged_pids(f"--parent\0{proc.pid}\0"), timeout=20.0)
         left = sorted(p.name for p in temp.iterdir())
         yield {"proc": proc, "stdout": stdout, "stderr": stderr, "out": work / "out", "zygote_gone": zygote_gone,
                "left": left}
@@ -113,7 +106,7 @@ def test_a_bad_input_does_not_wait_for_the_starting_zygote(tmp_path):
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 2 and len(stderr.strip().splitlines()) == 1, stderr
     assert "no rubric for assignment 'matrix_calculas' (did you mean 'matrix_calculus'?)" in stderr, stderr
-    assert wait_until(lambda: not tagged_pids(f"--parent\0{proc.pid}\0")), "the zygote outlived the command"
+    assert wait_until(lambda: not tagged_pids(f"--parent\0{proc.pid}\0"), timeout=20.0), "the zygote outlived the command"
 
 
 # -- grader check: the kernel runs while the grader imports torch ------------------------------

@@ -28,7 +28,7 @@ import grader.sandbox.client as client_mod
 from grader.config import Execution
 from grader.sandbox import warm
 from grader.sandbox.client import SandboxedKernel, network_isolation_available
-from helpers import tagged_pids
+from helpers import tagged_pids, wait_until
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="warm kernels need Linux")
 
@@ -120,13 +120,6 @@ def gone_or_zombie(pid: int) -> bool:
         return True
 
 
-def wait_until(predicate, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def memory_contains(pid: int, needle: bytes, chunk: int = 16 << 20) -> bool:
