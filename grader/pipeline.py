@@ -55,20 +55,15 @@ def prepare(question: Question, ctx: GradeContext) -> Prepared:
             "lagrange": lagrange.prepare}[question.check.kind](question, ctx)
 
 
-#: check kinds whose references import torch._dynamo on their first use (torch.func's
-#: transforms, forward-mode AD through functions torch wraps for dynamo): about a second
-_DYNAMO_KINDS = {"gradient", "finite_difference", "forward_mode", "reverse_mode"}
+#: check kinds whose references run torch autograd (first call: torch's lazy imports)
+_AUTOGRAD_KINDS = {"gradient", "finite_difference", "forward_mode", "reverse_mode"}
 
 
 def warm_references(rubric: Rubric) -> None:
     """Pay the references' lazy imports now, in a thread, rather than on the event loop at
-    the first judging: the first torch.func call (`reference.warm_up`) for gradient checks,
-    torch._dynamo for the others that import it; value and Lagrange checks need neither."""
-    kinds = {q.check.kind for q in rubric.questions}
-    if "gradient" in kinds:
+    the first judging; value and Lagrange checks need none."""
+    if {q.check.kind for q in rubric.questions} & _AUTOGRAD_KINDS:
         reference.warm_up()
-    elif kinds & _DYNAMO_KINDS:
-        import torch._dynamo  # noqa: F401
 
 
 def warm_questions(rubric: Rubric, cfg: Config, public_only: bool) -> None:

@@ -15,6 +15,7 @@ import math
 import typing as t
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from grader.rubric.model import Question
@@ -50,7 +51,8 @@ def close(got: t.Any, ref: t.Any, rtol: float, atol: float) -> Closeness:
     ratio = torch.where(diff == 0, 0.0, diff / (atol + rtol * ref.abs()))   # exact: 0, even at atol 0
     ratio = torch.where(torch.isnan(ratio), math.inf, ratio)
     flat = int(torch.argmax(ratio))
-    index = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), ratio.shape))
+    # numpy's, not torch.unravel_index: torch's first call imports sympy for its shape checks (0.8 s)
+    index = tuple(int(i) for i in np.unravel_index(flat, tuple(ratio.shape)))
     worst = float(ratio.reshape(-1)[flat])
     return Closeness(worst <= 1.0, worst, float(diff.reshape(-1)[flat]), index)
 

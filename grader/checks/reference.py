@@ -1,7 +1,7 @@
 """References by torch autograd, in float64, in the grader's process.
 
 A rubric expression (`check.of`) is the one specification of the function:
-the reference is its derivative by `torch.func`, never a second hand-written
+the reference is its derivative by torch autograd, never a second hand-written
 formula. Gradients use the denominator layout: for `y = f(w)` with `w` of
 shape W and `y` of shape Y the result has shape W + Y, i.e. the transposed
 Jacobian (for scalar `y`, the shape of `w`).
@@ -36,7 +36,7 @@ def evaluate(expression: str, args: dict[str, torch.Tensor]) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=1)
 def warm_up() -> None:
-    """The first torch.func call in a process costs ~2 s (lazy imports); pay it early,
+    """The first autograd call in a process pays torch's lazy imports; pay them early,
     in a thread, while the kernel starts (once per process)."""
     x = torch.ones(2, dtype=torch.float64)
     gradient("x @ x", "x", {"x": x})
@@ -53,10 +53,23 @@ def gradient(expression: str, wrt: str, args: dict[str, torch.Tensor]) -> torch.
     def f(w: torch.Tensor) -> torch.Tensor:
         return evaluate(expression, {**args, wrt: w})
 
-    w = args[wrt]
+    # one backward pass per output element, rather than torch.func.grad/jacrev: the same
+    # derivatives, without torch.func's first call importing torch._dynamo (over a second)
+    w = args[wrt].detach().requires_grad_(True)
     y = f(w)
     if y.dim() == 0:
-        return torch.func.grad(f)(w)
-    jac = torch.func.jacrev(f)(w)                    # shape Y + W
+        return _grad(y, w)
+    rows = [_grad(y.reshape(-1)[i], w) for i in range(y.numel())]
+    jac = torch.stack(rows).reshape(*y.shape, *w.shape)                  # shape Y + W
     ny = y.dim()
     return jac.permute(*range(ny, jac.dim()), *range(ny)).contiguous()   # shape W + Y
+
+
+def _grad(y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """∂y/∂w of a scalar y; zeros where y does not depend on w (as torch.func gives). The
+    backward starts from y itself, not from a cotangent tensor: torch.autograd.grad imports
+    torch.fx's symbolic shapes (0.6 s) the first time it is handed one."""
+    if not y.requires_grad:
+        return torch.zeros_like(w)
+    (g,) = torch.autograd.grad(y, w, retain_graph=True, allow_unused=True)
+    return torch.zeros_like(w) if g is None else g.detach()

@@ -28,7 +28,7 @@ import torch.autograd.forward_ad as fwad
 
 from grader.expr.ops import DEEP_CHAIN_TEMPLATES, GRAPH_OPS
 from grader.expr.spec import BINARY, OPS, Builder, Graph, Ref, SpecError
-from grader.expr.torch_eval import TORCH_OPS, node_values
+from grader.expr.torch_eval import TORCH_OPS, dual_node_values, node_values
 
 TINY = 1e-9          # a derivative this small counts as zero (rounding left from a cancellation)
 VALUE_BOUND = 1e3     # |every node value| <= this: no overflow, derivatives stay moderate
@@ -201,7 +201,7 @@ def effective_ops(graph: Graph, point: t.Any) -> set[str]:
     x = torch.as_tensor(np.asarray(point, dtype=np.float64)).clone()
     direction = torch.tensor([1.0 / (k + 1.37) for k in range(graph.n_inputs)], dtype=torch.float64)
     with fwad.dual_level():
-        values = node_values(graph, fwad.make_dual(x, direction))
+        values = dual_node_values(graph, x, direction)
         moving = {i for i, v in enumerate(values) if isinstance(v, torch.Tensor)
                   and (t := fwad.unpack_dual(v).tangent) is not None and abs(float(t)) > TINY}
     moving |= set(graph.inputs)
