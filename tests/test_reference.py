@@ -122,3 +122,57 @@ def test_static_check_finds_autograd_through_aliases_and_helpers():
 def test_static_check_uses_the_last_definition():
     nb = _nb("def f(x):\n    return torch.autograd.grad(x, x)\n", "def f(x):\n    return x\n")
     assert NotebookCode(nb).autograd_uses("f") == []
+
+
+#: what the first use of some torch APIs imports: over two seconds of a student's `grader check`,
+#: and torch._dynamo leaves a torchinductor folder in the temporary directory
+HEAVY = ("torch._dynamo", "sympy", "torch.fx.experimental.symbolic_shapes")
+
+REFERENCES_IN_A_FRESH_PROCESS = """
+import sys, torch
+from grader.checks import reference
+from grader.checks.compare import close
+from grader.expr import generate
+from grader.expr.torch_eval import forward_reference, jacobian, reverse_reference
+x = torch.randn(3, 4, dtype=torch.float64)
+reference.gradient("(x * x).sum()", "x", {"x": x})
+reference.gradient("x @ x.T", "x", {"x": x})
+for op, const in (("rmul", 2.0), ("radd", -1.5), ("rdiv", 3.0), ("mul", 2.0), ("pow", 3)):
+    g = generate.single_op(op, const=const)
+    forward_reference(g.graph, g.points, torch.ones(g.graph.n_inputs, dtype=torch.float64))
+    reverse_reference(g.graph, g.points, torch.ones(g.graph.n_outputs, dtype=torch.float64))
+    jacobian(g.graph, g.points[0])
+generate.random_dag(3)
+close(torch.ones(2, 3), torch.zeros(2, 3), 1e-6, 1e-6)
+print(",".join(m for m in HEAVY if m in sys.modules))
+"""
+
+
+def test_references_leave_torchs_compiler_stack_unimported():
+    """The references are the same numbers without torch.func, a dual times a plain number
+    (a torch._refs decomposition), a cotangent handed to autograd.grad or torch.unravel_index:
+    each of those imports torch._dynamo or sympy the first time."""
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-c", f"HEAVY = {HEAVY!r}\n" + REFERENCES_IN_A_FRESH_PROCESS],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "", f"imported: {done.stdout.strip()}"
+
+
+def test_forward_mode_constants_as_duals_give_the_plain_numbers_results():
+    """A constant operand made a dual with zero tangent (to keep torch._refs out) gives the
+    tangents of plain-number arithmetic, up to the sign of a zero."""
+    import torch.autograd.forward_ad as fwad
+    from grader.expr import generate
+    from grader.expr.torch_eval import forward_reference, node_values
+    for op in ("radd", "rsub", "rmul", "rdiv", "add", "sub", "mul", "div"):
+        for const in (2.0, -3.5, 0.5):
+            g = generate.single_op(op, seed=1, const=const)
+            x = torch.as_tensor(g.points)
+            v = torch.full_like(x, 0.7)
+            with fwad.dual_level():
+                plain = node_values(g.graph, fwad.make_dual(x, v))     # constants as Python numbers
+                y, tangent = fwad.unpack_dual(torch.stack([plain[o] for o in g.graph.outputs], dim=-1))
+            got = forward_reference(g.graph, x, v)
+            assert torch.equal(got[0], y) and torch.equal(got[1], tangent), (op, const)

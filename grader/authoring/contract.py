@@ -25,8 +25,9 @@ from grader.submissions import read_notebook
 CONVENTIONS = {
     "gradient": "The result is the gradient in the **denominator layout**: it has the shape of the "
                 "argument it is taken with respect to, and for a vector-valued expression it is the "
-                "transpose of the Jacobian (`grad_x (A x) = A^T`). The reference is `torch.func.grad` / "
-                "`jacrev` of the expression, in float64, in the grader's process.",
+                "transpose of the Jacobian (`grad_x (A x) = A^T`). The reference is torch autograd's "
+                "derivative of the expression (one backward pass per output element), in float64, in the "
+                "grader's process.",
     "value": "The result is compared with the value of a torch expression of the arguments. Where the "
              "question asks for a plain result, it must not require grad nor have a `grad_fn`, and the "
              "caller's arguments (and their `.grad`) must come back untouched.",
