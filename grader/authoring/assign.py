@@ -26,7 +26,10 @@ from pathlib import Path
 import nbformat
 
 from grader import __version__
+from grader.config import load_config
+from grader.course import find_config
 from grader.errors import InputError
+from grader.rubric import load_rubric
 from grader.selfcheck.cells import with_check_cells
 from grader.submissions import read_notebook
 
@@ -90,9 +93,6 @@ def graded_names(rubric) -> list[str]:
 def _course_rubric(solution_path: Path, name: str):
     """The rubric of the course the solution belongs to (found as every command finds its
     course, from the solution's folder), or None."""
-    from grader.config import load_config
-    from grader.course import find_config
-    from grader.rubric import load_rubric
     try:
         cfg = load_config(find_config(cwd=solution_path.parent))
     except InputError:

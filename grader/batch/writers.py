@@ -15,9 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from grader.files import write_atomic
 from grader.reports import gradebook, gradescope
-from grader.reports.result import SubmissionResult, write_atomic
+from grader.reports.outputs import OUTPUT_OF
+from grader.results import SubmissionResult
 from grader.rubric.model import Rubric
+
+
+# Each format's module is imported by its own writer, below: a batch pays only for the formats
+# it asks for (matplotlib, jinja2, nbconvert, copydetect take up to seconds to import).
 
 
 def result_path(out: Path, sub_id: str) -> Path:
@@ -132,14 +138,6 @@ def _write_gradescope_single(out: Path, results: list[SubmissionResult], rubric:
 PER_SUBMISSION: dict[str, Writer] = {
     "markdown": _write_markdown, "html": _write_html, "gradescope": _write_gradescope,
     "classroom": _write_classroom, "prairielearn": _write_prairielearn, "notebook": _write_notebook}
-#: format -> the file it writes for a submission (a resumed batch writes the missing ones)
-OUTPUT_OF: dict[str, t.Callable[[Path, str], Path]] = {
-    "markdown": lambda out, sub_id: out / "feedback" / f"{sub_id}.md",
-    "html": lambda out, sub_id: out / "feedback" / f"{sub_id}.html",
-    "gradescope": lambda out, sub_id: out / "gradescope" / f"{sub_id}.json",
-    "classroom": lambda out, sub_id: out / "classroom" / f"{sub_id}.json",
-    "prairielearn": lambda out, sub_id: out / "prairielearn" / f"{sub_id}.json",
-    "notebook": lambda out, sub_id: out / "feedback" / f"{sub_id}.notebook.html"}
 #: format -> writer of the batch's files, called once every submission has its result
 PER_BATCH: dict[str, BatchWriter] = {
     "csv": _write_gradebook, "summary": _write_summary, "junit": _write_junit,

@@ -30,7 +30,7 @@ from grader.config import FORMATS
 from grader.errors import EXIT_FAILED, EXIT_OK
 from grader.reports import classroom, github
 from grader.reports.gradescope import VISIBILITIES
-from grader.reports.result import SubmissionResult
+from grader.results import SubmissionResult
 
 
 def _check_formats(values: list[str] | None) -> list[str] | None:
