@@ -14,9 +14,7 @@ FLOORS: dict[int, tuple[str, tuple[str, ...]]] = {
     0: ("foundation", ("grader", "grader.errors", "grader.files", "grader.results", "grader.layers")),
     1: ("course data", ("grader.yamlmodel", "grader.config", "grader.course", "grader.expr")),
     2: ("rubric", ("grader.rubric",)),
-    # check cells are a fact about notebooks (no torch, no grader import): the sandbox's
-    # runner skips them, `grader assign` writes them, the in-notebook check defines them
-    3: ("submissions", ("grader.submissions", "grader.selfcheck.cells")),
+    3: ("submissions", ("grader.submissions",)),
     4: ("sandbox", ("grader.sandbox",)),
     5: ("probe", ("grader.probe",)),
     6: ("checks", ("grader.checks",)),

@@ -9,7 +9,7 @@
 - Notebook metadata `grader` says which assignment and which grader made it.
 - With the rubric known: a check cell (`grader.check(...)`, tagged `grader-check`)
   after each cell that defines a function or class a question calls, and a
-  `grader.check_all()` cell at the end; grading skips them (grader/selfcheck/cells.py).
+  `grader.check_all()` cell at the end; grading skips them (grader/submissions/check_cells.py).
 
 Normalisation: the file is written by nbformat (`nbformat.writes` + newline),
 so a student notebook regenerated from an unchanged solution is the same,
@@ -30,7 +30,7 @@ from grader.config import load_config
 from grader.course import find_config
 from grader.errors import InputError
 from grader.rubric import load_rubric
-from grader.selfcheck.cells import with_check_cells
+from grader.submissions.check_cells import with_check_cells
 from grader.submissions import read_notebook
 
 BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION(?P<mode>\s*\(ellipsis\))?\s*$")

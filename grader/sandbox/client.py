@@ -40,7 +40,7 @@ from grader.sandbox.launcher import kill_tree
 # and KERNEL_OPTIONS are imported from here too (the batch, the tests).
 from grader.sandbox.notebook_client import (FLOOD_GRACE_S, KERNEL_OPTIONS, LAUNCHER,  # noqa: F401
                                             CappedClient, CellIssue, ExecResult, ExecutionLog, SandboxSpecs)
-from grader.selfcheck.cells import is_check_cell
+from grader.submissions.check_cells import is_check_cell
 
 TIMEOUT_ENAME = "CellTimeoutError"
 

@@ -31,7 +31,7 @@ from grader.errors import InputError
 from grader.rubric import find_rubric, load_rubric
 from grader.rubric.model import Question, Rubric
 from grader.selfcheck import where
-from grader.selfcheck.cells import only_check_calls
+from grader.submissions.check_cells import only_check_calls
 from grader.selfcheck.view import Report, Row
 from grader.yamlmodel import load_yaml_model
 
