@@ -12,7 +12,7 @@ from __future__ import annotations
 #: floor number -> (name, module prefixes); lowest first
 FLOORS: dict[int, tuple[str, tuple[str, ...]]] = {
     0: ("foundation", ("grader", "grader.errors", "grader.files", "grader.results", "grader.layers")),
-    1: ("course data", ("grader.yamlmodel", "grader.config", "grader.course", "grader.expr")),
+    1: ("course data", ("grader.yamlmodel", "grader.config", "grader.formats", "grader.course", "grader.expr")),
     2: ("rubric", ("grader.rubric",)),
     3: ("submissions", ("grader.submissions",)),
     4: ("sandbox", ("grader.sandbox",)),

@@ -16,7 +16,8 @@ from pathlib import Path
 import nbformat
 
 from grader import __version__
-from grader.checks import autodiff, gradient, lagrange, numdiff, reference
+from grader.checks import reference
+from grader.checks.kinds import KINDS
 from grader.checks.context import GradeContext, Prepared, grader_has_cuda
 from grader.checks.static import NotebookCode
 from grader.config import Config
@@ -47,14 +48,12 @@ def not_run(question: Question, why: str) -> QuestionResult:
 
 
 def prepare(question: Question, ctx: GradeContext) -> Prepared:
-    """The question's calls and how to judge them, by its check kind (one module per kind)."""
-    return {"gradient": gradient.prepare, "value": gradient.prepare, "forward_mode": autodiff.prepare,
-            "reverse_mode": autodiff.prepare, "finite_difference": numdiff.prepare,
-            "lagrange": lagrange.prepare}[question.check.kind](question, ctx)
+    """The question's calls and how to judge them, by its check kind (grader/checks/kinds.py)."""
+    return KINDS[question.check.kind].prepare(question, ctx)
 
 
 #: check kinds whose references run torch autograd (first call: torch's lazy imports)
-_AUTOGRAD_KINDS = {"gradient", "finite_difference", "forward_mode", "reverse_mode"}
+_AUTOGRAD_KINDS = {name for name, kind in KINDS.items() if kind.autograd}
 
 
 def warm_references(rubric: Rubric) -> None:

@@ -47,7 +47,7 @@ import zipfile
 from pathlib import Path, PurePath
 
 from grader.files import write_atomic_bytes
-from grader.reports.outputs import OUTPUT_OF
+from grader.reports.formats import output_of
 from grader.results import SubmissionResult
 from grader.submissions.moodle import ENTRY
 
@@ -86,7 +86,7 @@ def prefix(who: Participant) -> str:
 def feedback_files(out: Path, result: SubmissionResult, formats: t.Iterable[str]) -> list[Path]:
     """The feedback files written for `result` in the formats asked for, plus the Markdown page's plots."""
     wanted = set(formats)
-    files = [OUTPUT_OF[fmt](out, result.submission) for fmt in FEEDBACK_FORMATS if fmt in wanted]
+    files = [output_of(fmt, out, result.submission) for fmt in FEEDBACK_FORMATS if fmt in wanted]
     if "markdown" in wanted:      # its plots sit beside it as ID.QUESTION.png (grader/reports/plots.py)
         files += sorted((out / "feedback").glob(f"{result.submission}.*.png"))
     return [f for f in files if f.is_file()]
