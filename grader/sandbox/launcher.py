@@ -300,6 +300,12 @@ def run_init(argv: list[str], sandbox: dict | None = None) -> int:
         os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *argv])
     # Interrupts reach the kernel through the process group; the init ignores them.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return init_until_kernel_exits(kernel)
+
+
+def init_until_kernel_exits(kernel: int) -> int:
+    """As the kernel's init: pass SIGTERM on to it, reap whatever is re-parented here, and
+    once the kernel is gone kill everything left below; the kernel's exit code."""
     signal.signal(signal.SIGTERM, lambda *_: os.kill(kernel, signal.SIGTERM))
     while True:
         try:

@@ -197,17 +197,7 @@ def _stay_as_init(args: list, threads) -> int:
     kernel = os.fork()
     if kernel == 0:
         _become_kernel(args, threads, init)
-    signal.signal(signal.SIGTERM, lambda *_: os.kill(kernel, signal.SIGTERM))
-    while True:
-        try:
-            pid, status = os.wait()
-        except ChildProcessError:
-            return 1
-        except InterruptedError:
-            continue
-        if pid == kernel:
-            launcher.kill_all_descendants()
-            return os.waitstatus_to_exitcode(status) & 0xFF
+    return launcher.init_until_kernel_exits(kernel)
 
 
 def run_child(req: dict, fds: list, keep: set, zygote: int, uid_per_kernel: bool) -> None:
