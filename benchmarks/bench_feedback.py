@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import statistics
 import sys
@@ -35,9 +36,10 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from grader.batch import grade_batch, writers  # noqa: E402
+from grader.batch import grade_batch  # noqa: E402
 from grader.cli.common import prestart_kernels  # noqa: E402
 from grader.config import load_config  # noqa: E402
+from grader.reports import formats as report_formats  # noqa: E402
 from grader.reports import notebook, notebook_cells  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
 from grader.submissions import discover  # noqa: E402
@@ -70,7 +72,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=48)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
-    writer = writers.PER_SUBMISSION["notebook"]
+    writer = report_formats.FORMATS["notebook"].per_submission
     wall: list[float] = []
     cpu: list[float] = []
     kept = []     # (result, its executed notebook): rendered again below with empty caches
@@ -93,7 +95,8 @@ def main() -> None:
             build_cpu.append(time.thread_time() - start)
 
     notebook_cells._build_exporter = timed_build
-    writers.PER_SUBMISSION["notebook"] = timed
+    report_formats.FORMATS["notebook"] = dataclasses.replace(report_formats.FORMATS["notebook"],
+                                                             per_submission=timed)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "subs"
         build_batch(folder, args.n)

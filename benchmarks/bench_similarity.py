@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from grader import __version__  # noqa: E402
 from grader.batch.writers import ReportOptions, write_batch  # noqa: E402
-from grader.reports.result import SubmissionResult  # noqa: E402
 from grader.reports.similarity import common_limit, starter_cells  # noqa: E402
+from grader.results import SubmissionResult  # noqa: E402
 from grader.rubric import load_rubric  # noqa: E402
 from tests.similarity_corpus.build import Corpus, corpus  # noqa: E402
 

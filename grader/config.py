@@ -13,19 +13,14 @@ from pathlib import Path
 
 from pydantic import Field
 
+from grader.formats import DEFAULT, NAMES
 from grader.yamlmodel import StrictModel, load_yaml_model
 
 Device = t.Literal["cpu", "cuda"]
 DType = t.Literal["float32", "float64"]
-#: report formats (`formats:` here, `--format` on the command line; json is always written):
-#: markdown/html feedback, csv gradebook, summary (HTML batch summary with histograms), junit XML,
-#: gradescope results.json, github (job summary, annotations, step outputs; also on whenever
-#: GITHUB_ACTIONS is "true"), classroom (GitHub Classroom's reporter step output `result`),
-#: prairielearn (PrairieLearn's external-grading results.json), notebook (the executed notebook as
-#: HTML with each verdict after its function's cell; on with html), similarity (pairs whose code
-#: shares more than chance explains: similarity.csv and a summary section; never changes a score)
-Format = t.Literal["json", "markdown", "html", "csv", "summary", "junit", "gradescope", "github",
-                   "classroom", "prairielearn", "notebook", "similarity"]
+#: report formats (`formats:` here, `--format` on the command line): the names are
+#: grader/formats.py's, each format's record is grader/reports/formats.py's
+Format = t.Literal[NAMES]     # type: ignore[valid-type]   # Literal of the table's names
 FORMATS: tuple[str, ...] = t.get_args(Format)
 
 
@@ -72,7 +67,7 @@ class Config(StrictModel):
     workers: int = Field(0, ge=0, description="kernels run at once; 0 = number of cores")
     devices: list[Device] = ["cpu", "cuda"]
     dtypes: list[DType] = ["float64", "float32"]
-    formats: list[Format] = ["json", "markdown", "csv", "summary"]
+    formats: list[Format] = list(DEFAULT)
     # the course folder (the config file's folder); a Config made in code: the current folder
     base_dir: Path = Field(Path("."), exclude=True)
 

@@ -17,13 +17,14 @@ import nbformat
 
 from grader import __version__
 from grader.checks import reference
+from grader.checks.kinds import KINDS
 from grader.checks.context import GradeContext, Prepared, grader_has_cuda
 from grader.checks.static import NotebookCode
 from grader.config import Config
 from grader.errors import InputError
 from grader.prerun import Prerun, clear_outputs, hidden_paths  # noqa: F401 - hidden_paths: re-exported
 from grader.probe.session import ProbeSession
-from grader.reports.result import QuestionResult, SubmissionResult
+from grader.results import QuestionResult, SubmissionResult
 from grader.rubric.model import Question, Rubric
 from grader.sandbox.client import KernelStartError, SandboxedKernel
 from grader.submissions import Submission, read_notebook
@@ -47,16 +48,12 @@ def not_run(question: Question, why: str) -> QuestionResult:
 
 
 def prepare(question: Question, ctx: GradeContext) -> Prepared:
-    """The question's calls and how to judge them, by its check kind (one module per kind)."""
-    from grader.checks import autodiff, gradient
-    from grader.checks import lagrange, numdiff
-    return {"gradient": gradient.prepare, "value": gradient.prepare, "forward_mode": autodiff.prepare,
-            "reverse_mode": autodiff.prepare, "finite_difference": numdiff.prepare,
-            "lagrange": lagrange.prepare}[question.check.kind](question, ctx)
+    """The question's calls and how to judge them, by its check kind (grader/checks/kinds.py)."""
+    return KINDS[question.check.kind].prepare(question, ctx)
 
 
 #: check kinds whose references run torch autograd (first call: torch's lazy imports)
-_AUTOGRAD_KINDS = {"gradient", "finite_difference", "forward_mode", "reverse_mode"}
+_AUTOGRAD_KINDS = {name for name, kind in KINDS.items() if kind.autograd}
 
 
 def warm_references(rubric: Rubric) -> None:

@@ -94,5 +94,5 @@ def start(sub: Submission, rubric: Rubric, cfg: Config, hide: tuple[Path, ...] =
 
 
 def _session(kernel: SandboxedKernel) -> ProbeSession:
-    from grader.probe.session import ProbeSession
+    from grader.probe.session import ProbeSession    # torch: imported once the notebook runs
     return ProbeSession(kernel)

@@ -13,7 +13,7 @@ import nbformat
 
 from grader.batch import grade_batch
 from grader.config import Config, load_config
-from grader.reports.result import SubmissionResult
+from grader.results import SubmissionResult
 from grader.rubric import load_rubric
 from grader.submissions import discover
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader.checks import autodiff, class_ops, engines
+from grader.checks import autodiff, class_ops, engines, graph_cases
 from grader.checks.autodiff_explain import swapped_graph
 from grader.checks.graph_text import spell
 from grader.checks.static import NotebookCode
@@ -67,14 +67,14 @@ def test_a_failing_node_is_printed_with_what_it_depends_on_only():
 
 
 def _features(mode: str, case) -> set[str]:
-    return autodiff._features(mode, set(), generate.Generated(case.graph, np.array([case.x])))
+    return graph_cases._features(mode, set(), generate.Generated(case.graph, np.array([case.x])))
 
 
 @pytest.mark.parametrize("name,q", list(questions("random_dag", "class")), ids=lambda v: getattr(v, "id", v))
 def test_public_random_graphs_exercise_every_operation(name, q):
     mode = "forward" if name == "dual_numbers" else "reverse"
-    found = set().union(*(_features(mode, c) for c in autodiff.graph_cases(q, public_only=True)))
-    wanted = generate.features_wanted(q.check.graphs.ops, autodiff._numbers(q.check.graphs))
+    found = set().union(*(_features(mode, c) for c in graph_cases.graph_cases(q, public_only=True)))
+    wanted = generate.features_wanted(q.check.graphs.ops, graph_cases._numbers(q.check.graphs))
     if mode == "reverse":
         wanted |= set(engines.MISTAKES)
     assert wanted <= found, sorted(wanted - found)
@@ -83,19 +83,19 @@ def test_public_random_graphs_exercise_every_operation(name, q):
 @pytest.mark.parametrize("name,q", [(n, q) for n, q in questions() if q.check.via != "class"],
                          ids=lambda v: getattr(v, "id", v))
 def test_functions_on_the_class_use_only_plus_and_times_between_objects(name, q):
-    for case in autodiff.graph_cases(q, public_only=False):
+    for case in graph_cases.graph_cases(q, public_only=False):
         assert {n.op for n in case.graph.nodes} <= {"add", "mul"}, spell(case.graph)
 
 
 def test_vjp_has_a_square_and_a_non_square_public_case():
     q = next(q for q in RUBRICS["backward_engine"].questions if q.id == "vjp")
-    shapes = {(len(c.graph.outputs), len(c.x)) for c in autodiff.graph_cases(q, public_only=True)}
+    shapes = {(len(c.graph.outputs), len(c.x)) for c in graph_cases.graph_cases(q, public_only=True)}
     assert shapes == {(3, 3), (2, 3)}
 
 
 @pytest.mark.parametrize("name,q", list(questions("single_op", "class")), ids=lambda v: getattr(v, "id", v))
 def test_each_operation_is_tested_with_its_operand_used_again_in_reverse_mode(name, q):
-    cases = autodiff.graph_cases(q, public_only=True)
+    cases = graph_cases.graph_cases(q, public_only=True)
     for op in q.check.graphs.ops:
         graphs = [c.graph for c in cases if c.op == op]
         reused = [g for g in graphs if g.nodes[-1].op == "add" and g.nodes[-1].args[1] == "x"]
@@ -105,7 +105,7 @@ def test_each_operation_is_tested_with_its_operand_used_again_in_reverse_mode(na
 def test_pow_public_cases_have_int_float_and_negative_base():
     for name in RUBRICS:
         q = next(q for q in RUBRICS[name].questions if q.id.endswith("_pow"))
-        cases = autodiff.graph_cases(q, public_only=True)
+        cases = graph_cases.graph_cases(q, public_only=True)
         exponents = [next(n.const for n in c.graph.nodes if n.op == "pow") for c in cases]
         assert {type(e) for e in exponents} == {int, float} and any(e < 0 for e in exponents)
         assert any(c.x[0] < 0 and float(e).is_integer() for c, e in zip(cases, exponents))

@@ -26,10 +26,11 @@ import yaml
 from junitparser import Error, Failure, JUnitXml, Properties, Skipped
 from markdown_it import MarkdownIt
 
+from grader.checks.compare import worst_entries
 from grader.cli.options import parse_fail_under, policy_exit
 from grader.reports import github, gradescope, html, junit, markdown
-from grader.reports.result import CaseReport, DeviceCount, QuestionResult, SubmissionResult
-from grader.reports.views import case_groups, device_summary, failed_counts, worst_entries
+from grader.reports.views import case_groups, device_summary, failed_counts
+from grader.results import CaseReport, DeviceCount, QuestionResult, SubmissionResult
 from grader.rubric import load_rubric
 from helpers import ROOT, RUBRIC
 from helpers import grader_cli as cli   # never in GitHub CI mode unless a test asks for it (env=)
@@ -360,7 +361,7 @@ def test_gradescope_counts_public_and_hidden_cases_apart():
     verdicts = [NS(case=NS(id=f"{vis}-{i}/float64/cpu", visibility=vis, device="cpu"), passed=False,
                    kind="wrong", message=f"wrong values ({vis})", hint=None, ratio=None)
                 for vis, n in (("public", 4), ("hidden", 8)) for i in range(n)]
-    from grader.reports.result import CaseReport
+    from grader.results import CaseReport
     q = score_question(question, verdicts, {}, lambda v: CaseReport(case=v.case.id, message=v.message))
     assert q.feedback.startswith("4 of 4 public and 8 of 8 hidden cases failed")
     tests = _gradescope_tests(q)

@@ -25,8 +25,8 @@ import yaml
 
 from grader import __version__
 from grader.reports import classroom, prairielearn
-from grader.reports.result import CaseReport, DeviceCount, QuestionResult, SubmissionResult
 from grader.reports.views import mentions_hidden
+from grader.results import CaseReport, DeviceCount, QuestionResult, SubmissionResult
 from helpers import ROOT, RUBRIC, cli_env
 from helpers import grader_cli as cli
 

@@ -22,7 +22,7 @@ import pytest
 
 from grader.reports import notebook as nbpage
 from grader.reports import notebook_cells
-from grader.reports.result import CaseReport, DeviceCount, QuestionResult, SubmissionResult
+from grader.results import CaseReport, DeviceCount, QuestionResult, SubmissionResult
 from helpers import ROOT, SOLUTION, config, grade, notebook_with, write
 
 SAMPLES = ROOT / "samples" / "matrix_calculus"

@@ -8,8 +8,8 @@ from grader.checks.cases import cases_for
 from grader.probe.session import CallOutcome
 from grader.probe.values import Value
 from grader.reports import github, markdown, terminal
-from grader.reports.result import CaseReport, DeviceCount, QuestionResult, SubmissionResult
 from grader.reports.views import device_summary, show_value
+from grader.results import CaseReport, DeviceCount, QuestionResult, SubmissionResult
 from grader.rubric import load_rubric
 from helpers import RUBRIC
 

@@ -27,9 +27,9 @@ from grader import gradescope_bundle
 from grader.config import load_config
 from grader.course import ENV_VAR, find_config
 from grader.errors import InputError
+from grader.files import current_umask, write_atomic_bytes
 from grader.pipeline import submission_result
 from grader.reports import github, html, markdown, summary
-from grader.reports.result import current_umask, write_atomic_bytes
 from grader.rubric import load_rubric
 from grader.submissions import Submission
 from helpers import ROOT, RUBRIC, cli_env

@@ -16,7 +16,7 @@ import pytest
 
 from grader.batch import grade_batch
 from grader.reports import moodle_feedback
-from grader.reports.result import SubmissionResult
+from grader.results import SubmissionResult
 from grader.rubric import load_rubric
 from grader.submissions import collect
 from helpers import RUBRIC, ROOT, config

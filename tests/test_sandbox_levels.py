@@ -281,7 +281,7 @@ def test_a_zygote_outside_bubblewrap_never_claims_bwrap(monkeypatch):
 
     import grader.sandbox.client as client_mod
     try:
-        zygote = warm.Zygote(threads=1).start()
+        zygote = warm.ZygoteHandle(threads=1).start()
     except warm.WarmUnavailable as exc:
         pytest.skip(f"warm kernels unavailable here: {exc}")
     monkeypatch.setattr(client_mod, "AsyncKernelManager", functools.partial(warm.WarmKernelManager, zygote=zygote))

@@ -21,7 +21,7 @@ import pytest
 from grader import __version__
 from grader.batch.writers import ReportOptions, write_batch
 from grader.reports import similarity
-from grader.reports.result import SubmissionResult
+from grader.results import SubmissionResult
 from grader.rubric import load_rubric
 from helpers import BLANK, RUBRIC, ROOT
 from similarity_corpus.build import corpus

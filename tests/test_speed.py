@@ -214,7 +214,7 @@ ITS_OWN = ("import os, pathlib\nip = get_ipython()\n"
 
 
 def test_a_warm_kernel_takes_the_prebuilt_shell_as_its_own():
-    """The zygote builds the kernel's IPython shell once (`zygote._prebuild_shell`); each
+    """The zygote builds the kernel's IPython shell once (`zygote_child.prebuild_shell`); each
     kernel's shell still knows its own kernel, folder, home and profile, and counts its own
     cells, as one it built itself; the options the grader gives every kernel are the ones
     the shell was built with."""

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from grader.reports.result import DeviceCount, QuestionResult, SubmissionResult
+from grader.results import DeviceCount, QuestionResult, SubmissionResult
 from grader.reports.summary import (bar_steps, failed_to_run, histogram, question_rows, slowest,
                                     write_summary)
 from grader.rubric import load_rubric

@@ -9,7 +9,7 @@
 - Notebook metadata `grader` says which assignment and which grader made it.
 - With the rubric known: a check cell (`grader.check(...)`, tagged `grader-check`)
   after each cell that defines a function or class a question calls, and a
-  `grader.check_all()` cell at the end; grading skips them (grader/selfcheck/cells.py).
+  `grader.check_all()` cell at the end; grading skips them (grader/submissions/check_cells.py).
 
 Normalisation: the file is written by nbformat (`nbformat.writes` + newline),
 so a student notebook regenerated from an unchanged solution is the same,
@@ -26,8 +26,11 @@ from pathlib import Path
 import nbformat
 
 from grader import __version__
+from grader.config import load_config
+from grader.course import find_config
 from grader.errors import InputError
-from grader.selfcheck.cells import with_check_cells
+from grader.rubric import load_rubric
+from grader.submissions.check_cells import with_check_cells
 from grader.submissions import read_notebook
 
 BEGIN = re.compile(r"^(?P<indent>\s*)# BEGIN SOLUTION(?P<mode>\s*\(ellipsis\))?\s*$")
@@ -90,9 +93,6 @@ def graded_names(rubric) -> list[str]:
 def _course_rubric(solution_path: Path, name: str):
     """The rubric of the course the solution belongs to (found as every command finds its
     course, from the solution's folder), or None."""
-    from grader.config import load_config
-    from grader.course import find_config
-    from grader.rubric import load_rubric
     try:
         cfg = load_config(find_config(cwd=solution_path.parent))
     except InputError:

@@ -346,6 +346,7 @@ def caught_by_public(result) -> bool:
 
 async def mutation_test(cfg, rubric, solution_path) -> Report:
     """Every applicable mutant of every question, in one warm kernel running the solution."""
+    # the kernel client and the pipeline: only for `grader validate --mutants`, not for mutants_for
     from grader.pipeline import grade_question
     from grader.probe.session import ProbeSession
     from grader.sandbox.client import SandboxedKernel

@@ -23,9 +23,9 @@ import nbformat
 from grader.config import Config
 from grader.errors import InputError
 from grader.pipeline import grade_notebook
-from grader.sandbox import cgroup
-from grader.reports.result import SubmissionResult
+from grader.results import SubmissionResult
 from grader.rubric.model import Rubric
+from grader.sandbox import cgroup
 from grader.submissions import Submission
 
 Grade = t.Callable[[Submission], t.Awaitable[SubmissionResult]]

@@ -16,7 +16,8 @@ import pydantic
 
 from grader.batch import log
 from grader.errors import InputError
-from grader.reports.result import SubmissionResult, write_atomic_bytes
+from grader.files import write_atomic_bytes
+from grader.results import SubmissionResult
 from grader.rubric.model import Rubric
 
 COPIED = ("results", "feedback", "gradescope")   # per-submission folders of a batch output

@@ -58,9 +58,9 @@ def cpu_seconds(pid: int) -> float:
 def kernels_cpu_seconds() -> float:
     """CPU seconds of this process's warm kernels' parents and every kernel they reaped
     (a parent in bubblewrap is bwrap's child)."""
-    from grader.sandbox import launcher, warm      # only once a batch has run
+    from grader.sandbox import launcher, warm_shared      # only once a batch has run
     total = 0.0
-    for zygote in list(warm._shared.values()):
+    for zygote in list(warm_shared._shared.values()):
         pid = zygote.pid
         if pid is not None:
             total += cpu_seconds(pid) + sum(cpu_seconds(c) for c in launcher.children_of(pid))

@@ -24,7 +24,7 @@ import pydantic
 from grader import __version__
 from grader.batch import log
 from grader.batch.writers import result_path
-from grader.reports.result import SubmissionResult
+from grader.results import SubmissionResult
 from grader.submissions import Submission
 
 

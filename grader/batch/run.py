@@ -35,8 +35,9 @@ from grader.batch.resume import previous_result
 from grader.batch.writers import ReportOptions, prepare, result_path, write_batch, write_result
 from grader.config import Config
 from grader.errors import OutputError
+from grader.files import write_atomic_bytes
 from grader.pipeline import not_run, submission_result
-from grader.reports.result import SubmissionResult, write_atomic_bytes
+from grader.results import SubmissionResult
 from grader.rubric.model import Rubric
 from grader.submissions import Submission
 

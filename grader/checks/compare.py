@@ -64,3 +64,21 @@ def _float64(x: t.Any) -> torch.Tensor:
 def matches(got: torch.Tensor, candidate: torch.Tensor, rtol: float, atol: float) -> bool:
     """Same shape and close: used to recognise a known wrong answer."""
     return tuple(got.shape) == tuple(candidate.shape) and close(got, candidate, rtol, atol).ok
+
+
+def worst_entries(expected: t.Any, got: t.Any, *, k: int = 5) -> list[dict[str, t.Any]]:
+    """The `k` entries where `got` is farthest from `expected` (same shape), for `CaseReport.worst`.
+
+    For the checks to call on large tensors (anything array-like numpy accepts,
+    torch tensors included after `.cpu()`), so that the feedback can show where
+    a large result is wrong rather than only its first entries."""
+    e = np.asarray(expected, dtype=np.float64)
+    g = np.asarray(got, dtype=np.float64)
+    if e.shape != g.shape or e.size == 0:
+        return []
+    diff = np.abs(g - e)
+    diff = np.where(np.isnan(diff), np.inf, diff)
+    order = np.argsort(-diff.reshape(-1), kind="stable")[:k]
+    return [{"index": [int(i) for i in np.unravel_index(int(flat), e.shape)],
+             "got": float(f"{g.reshape(-1)[flat]:.6g}"), "expected": float(f"{e.reshape(-1)[flat]:.6g}")}
+            for flat in order if diff.reshape(-1)[flat] > 0]   # only entries that are actually off

@@ -10,7 +10,7 @@ import torch
 from grader.checks.static import NotebookCode
 from grader.config import Config
 from grader.probe.session import CallOutcome, ProbeSession, QuestionCalls
-from grader.reports.result import QuestionResult
+from grader.results import QuestionResult
 from grader.rubric.model import Question, Rubric
 
 

@@ -18,9 +18,7 @@ import typing as t
 import torch
 
 from grader.checks.compare import matches
-
-if t.TYPE_CHECKING:
-    from grader.rubric.model import Question
+from grader.rubric.model import GradientCheck, Question
 
 LAYOUT = ("returned the Jacobian instead of its transpose: gradients here use the denominator "
           "layout (the gradient w.r.t. x has x's shape first; grad_x (A x) = A^T)")
@@ -29,7 +27,6 @@ LAYOUT = ("returned the Jacobian instead of its transpose: gradients here use th
 def layout_hint(question: "Question | None", ref_dim: int = 2) -> str:
     """The transpose hint in the question's own terms: which argument the gradient is taken
     with respect to, and the shape it must have first (denominator layout)."""
-    from grader.rubric.model import GradientCheck
     check = question.check if question is not None else None
     if not isinstance(check, GradientCheck):
         return "returned the transpose of the expected result: swap the two dimensions back"

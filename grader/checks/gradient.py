@@ -16,16 +16,15 @@ import torch
 from grader.checks import reference
 from grader.checks.cases import Case, cases_for
 from grader.checks.context import GradeContext, Prepared, grader_has_cuda
-from grader.checks.compare import close, tolerance
+from grader.checks.compare import close, tolerance, worst_entries
 from grader.checks.diagnose import (explain, explain_known, join_hints, layout_hint, returned_argument_hint, shape_hint,
                                     swapped_hint, wrong_role_hint)
 from grader.checks.memo import PerQuestion
+from grader.checks.scoring import Verdict, outcome_failure, score_question, written
 from grader.checks.static import Finding, probe_tampering
 from grader.probe.session import CallOutcome, CallSpec, QuestionCalls
 from grader.probe.values import encode_plain, encode_tensor
-from grader.checks.scoring import Verdict, outcome_failure, score_question, written
-from grader.reports.result import CaseReport, QuestionResult
-from grader.reports.views import worst_entries
+from grader.results import CaseReport, QuestionResult
 from grader.rubric.model import GradientCheck, Question, ValueCheck
 
 SHOW_IN_FULL = 36   # tensors with at most this many entries appear whole in feedback

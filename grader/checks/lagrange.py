@@ -28,12 +28,13 @@ from grader.checks import compare
 from grader.checks.cases import numbered_cases
 from grader.checks.context import GradeContext, Prepared
 from grader.checks.diagnose import WRONG_ROLE
+from grader.checks.graph_text import spell
 from grader.checks.scoring import GeneratedCase, Verdict, outcome_failure, score_question, written
 from grader.expr.spec import Builder, Graph
 from grader.expr.torch_eval import evaluate
 from grader.probe.session import CallOutcome, CallSpec, QuestionCalls
 from grader.probe.values import encode_tensor, tensor_function
-from grader.reports.result import CaseReport, QuestionResult
+from grader.results import CaseReport, QuestionResult
 from grader.rubric.model import LagrangeCheck, Question
 
 TOL = 1e-6
@@ -276,7 +277,6 @@ def _judge_solution(case: LCase, out: CallOutcome) -> Verdict:
 
 
 def case_report(v: Verdict) -> CaseReport:
-    from grader.checks.autodiff import spell
     p = v.case.problem
     return CaseReport(case=v.case.id, message=v.message,
                       inputs={"problem": p.name, "f": spell(p.f), "g": spell(p.g), "x": list(v.case.x),

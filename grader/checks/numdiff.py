@@ -27,13 +27,14 @@ import torch
 from grader.checks import compare
 from grader.checks.cases import numbered_cases
 from grader.checks.context import GradeContext, Prepared
+from grader.checks.graph_text import spell
 from grader.checks.scoring import GeneratedCase, Verdict, outcome_failure, score_question, written
 from grader.expr.spec import Builder, Graph
 from grader.expr.torch_eval import evaluate, forward_reference, reverse_reference
 from grader.probe.session import CallOutcome, CallSpec, QuestionCalls
 from grader.probe.values import (NotNumbers, as_numbers, encode_plain, encode_tensor, scalar_function,
                                  tensor_function)
-from grader.reports.result import CaseReport, QuestionResult
+from grader.results import CaseReport, QuestionResult
 from grader.rubric.model import FiniteDifferenceCheck, Question
 
 COURSE_X = 1.5   # the course's example: f(x) = 3x^3 - 5x^2, f'(1.5) = 5.25
@@ -289,12 +290,7 @@ def judge(check: FiniteDifferenceCheck, case: FDCase, outs: list[CallOutcome], f
 
 def case_report(v: Verdict) -> CaseReport:
     return CaseReport(case=v.case.id, message=v.message,
-                      inputs={"f": _spell(v.case.graph), "x": list(v.case.x)}, expected=v.expected, got=v.got)
-
-
-def _spell(graph: Graph) -> str:
-    from grader.checks.autodiff import spell
-    return spell(graph)
+                      inputs={"f": spell(v.case.graph), "x": list(v.case.x)}, expected=v.expected, got=v.got)
 
 
 def prepare(q: Question, ctx: GradeContext) -> Prepared:

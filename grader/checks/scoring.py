@@ -12,7 +12,7 @@ import typing as t
 from collections import Counter
 from dataclasses import dataclass
 
-from grader.reports.result import CaseReport, DeviceCount, QuestionResult
+from grader.results import CaseReport, DeviceCount, QuestionResult
 from grader.rubric.model import Question
 
 @dataclass(frozen=True)

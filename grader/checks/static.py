@@ -156,7 +156,7 @@ class Replaced:
 
 def probe_tampering(code: NotebookCode, outcomes) -> list[Finding | Replaced]:
     """What the probe found replaced among what its report passes through, decided in
-    the kernel at probe time (kernel_side.Integrity), never from the notebook's text:
+    the kernel at probe time (kernel_integrity.Integrity), never from the notebook's text:
     settings (display options, printoptions, seeds, warnings, magics) are no finding.
     Each is located in the notebook where the scan can (`json.dumps = ...`, cell, line).
     An answered call without the integrity report had its reply rewritten on the way."""

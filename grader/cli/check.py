@@ -16,25 +16,12 @@ from grader.config import Config
 from grader.errors import EXIT_FAILED, EXIT_OK, InputError
 from grader.reports import terminal
 from grader.reports.github import ci_mode
-from grader.reports.result import SubmissionResult
-from grader.rubric.load import available_assignments, find_rubric
+from grader.results import SubmissionResult
+from grader.rubric.load import find_rubric
 from grader.rubric.model import Rubric
-from grader.submissions import Submission, discover, read_notebook
+from grader.submissions import Submission, discover
+from grader.submissions.assignment import infer_assignment
 from grader.yamlmodel import load_yaml_model
-
-
-def infer_assignment(cfg: Config, notebook: Path) -> str:
-    """From the notebook's metadata (`grader.assignment`), else from its file name."""
-    meta = read_notebook(notebook).metadata.get("grader", {})
-    if isinstance(meta, dict) and isinstance(meta.get("assignment"), str):
-        return meta["assignment"]
-    names = available_assignments(cfg)
-    stem = notebook.stem.lower()
-    hits = [n for n in names if n in stem] or difflib.get_close_matches(stem, names, n=1)
-    if not hits:
-        raise InputError(notebook, "cannot tell which assignment this is: pass --assignment "
-                                   f"({', '.join(names)})")
-    return max(hits, key=len)
 
 
 def _only(rubric: Rubric, wanted: list[str] | None, where: Path) -> Rubric:

@@ -10,7 +10,7 @@ import typer
 from grader import gradescope_bundle
 from grader.cli.common import ConfigOption, out, setup
 from grader.cli.options import HiddenVisibilityOption
-from grader.reports.result import write_atomic_bytes
+from grader.files import write_atomic_bytes
 from grader.rubric import find_rubric, load_rubric
 from grader.rubric.load import require_hidden_cases
 

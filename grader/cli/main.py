@@ -146,8 +146,8 @@ def main() -> None:
         print(code, file=sys.stderr)
         code = 1
     code = 0 if code is None else int(code)
-    if "grader.sandbox.warm" in sys.modules:
-        sys.modules["grader.sandbox.warm"].leave_without_waiting()
+    if "grader.sandbox.warm_shared" in sys.modules:
+        sys.modules["grader.sandbox.warm_shared"].leave_without_waiting()
     try:
         atexit._run_exitfuncs()
     finally:

@@ -1,10 +1,9 @@
 """Options shared by `grade` and `check`: output formats, the exit policy, GitHub (CI) mode.
 
 Formats (`--format`, repeatable; without it the config's `formats`): json is
-always written; markdown, html, csv, junit, gradescope, github, classroom,
-prairielearn. CI mode is on with `--format github` or when
-`GITHUB_ACTIONS=true` (set on every GitHub runner); it adds the github and
-junit formats. `classroom` also sets the step output `result` for GitHub
+always written; the others are the table's (grader/reports/formats.py). CI mode
+is on with `--format github` or when `GITHUB_ACTIONS=true` (set on every GitHub
+runner); it adds the github and junit formats. `classroom` also sets the step output `result` for GitHub
 Classroom's reporter (grader/reports/classroom.py), wherever $GITHUB_OUTPUT is set.
 
 Exit policy, `--fail-under SCORE`: SCORE in points (`8.5`) or percent of the
@@ -26,11 +25,13 @@ from pathlib import Path
 
 import typer
 
-from grader.config import FORMATS
 from grader.errors import EXIT_FAILED, EXIT_OK
 from grader.reports import classroom, github
+from grader.reports.formats import FORMATS as TABLE
 from grader.reports.gradescope import VISIBILITIES
-from grader.reports.result import SubmissionResult
+from grader.results import SubmissionResult
+
+FORMATS: tuple[str, ...] = tuple(TABLE)     # the names, in the table's order
 
 
 def _check_formats(values: list[str] | None) -> list[str] | None:
@@ -91,17 +92,17 @@ def parse_fail_under(text: str) -> FailUnder:
 
 
 def resolve_formats(cli: list[str] | None, configured: t.Iterable[str]) -> list[str]:
-    """The formats to write: --format if given, else the config's; json first; CI mode adds github, junit;
-    html adds notebook (the executed notebook with the verdicts, which the HTML feedback links to)."""
+    """The formats to write: --format if given, else the config's; json first; CI mode adds github;
+    then each format on adds those it implies (the table's `implies`: github adds junit, html adds
+    notebook, the executed notebook with the verdicts, which the HTML feedback links to)."""
     chosen = list(cli) if cli else list(configured)
     if github.ci_mode(chosen):
-        chosen += ["github", "junit"]
-    if "html" in chosen:
-        chosen.append("notebook")
+        chosen.append("github")
     seen: list[str] = ["json"]
-    for f in chosen:
+    for f in chosen:            # grows while it is read: an implied format's own implications too
         if f not in seen:
             seen.append(f)
+        chosen += [g for g in TABLE[f].implies if g not in chosen]
     return seen
 
 

@@ -7,7 +7,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
                            TimeElapsedColumn, TimeRemainingColumn)
 from rich.text import Text
 
-from grader.reports.result import SubmissionResult
+from grader.results import SubmissionResult
 
 
 class RateColumn(ProgressColumn):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from grader.reports.result import write_atomic
+from grader.files import write_atomic
 from grader.rubric.model import Rubric
 
 

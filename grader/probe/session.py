@@ -25,7 +25,10 @@ from grader.expr import KERNEL_INTERP_FACTORY, KERNEL_INTERP_SOURCE
 from grader.probe.values import ProtocolError, Value, decode_reply, decode_value
 from grader.sandbox.client import SandboxedKernel
 
-KERNEL_SOURCE = (Path(__file__).with_name("kernel_side.py")).read_text(encoding="utf-8")
+# The kernel side's text: the integrity check first (it defines `_grader_probe_integrity`,
+# which the probe's factory calls), then the probe (`_grader_probe_factory`).
+KERNEL_SOURCE = "\n".join(Path(__file__).with_name(name).read_text(encoding="utf-8")
+                          for name in ("kernel_integrity.py", "kernel_side.py"))
 
 
 # A request for several questions starts no new question after this many seconds (the
@@ -91,7 +94,7 @@ class CallOutcome:
     autograd_calls: int = 0
     f_calls: list[int] = field(default_factory=list)   # calls of each function handed over
     seconds: float = 0.0
-    # what the probe relies on and found replaced (kernel_side.Integrity); None: the
+    # what the probe relies on and found replaced (kernel_integrity.Integrity); None: the
     # reply carried no such report, which only a reply rewritten on its way can lack
     tampered: list[str] | None = None
 
@@ -112,7 +115,8 @@ class ProbeSession:
         code = (f"exec(__import__('marshal').loads(__import__('zlib').decompress("
                 f"__import__('base64').b64decode('{_compiled_probe()}'))))\n"
                 f"{self.name} = _grader_probe_factory({KERNEL_INTERP_FACTORY}())\n"
-                f"del _grader_probe_factory, {KERNEL_INTERP_FACTORY}\n{self.name}.env()")
+                f"del _grader_probe_factory, _grader_probe_integrity, {KERNEL_INTERP_FACTORY}\n"
+                f"{self.name}.env()")
         result = await self.kernel.execute(code, timeout=120)
         try:
             env = decode_reply(result.value_text)

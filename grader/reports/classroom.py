@@ -42,8 +42,8 @@ import os
 import typing as t
 from pathlib import PurePath
 
-from grader.reports.result import QuestionResult, SubmissionResult
 from grader.reports.views import ERROR_STATUSES, check_command, visible_verdict
+from grader.results import QuestionResult, SubmissionResult
 
 Status = t.Literal["pass", "fail", "error"]
 #: the reporter receives the step output as an environment variable, and Linux caps one

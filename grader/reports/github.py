@@ -25,9 +25,10 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.files import write_atomic
 from grader.reports.markdown import STATUS_MARK
-from grader.reports.result import SubmissionResult
 from grader.reports.views import device_status, reproduce, skip_notes
+from grader.results import SubmissionResult
 
 SUMMARY_LIMIT = 1024 * 1024 - 16 * 1024      # GitHub's cap is 1 MiB per step; keep a margin
 MAX_ANNOTATIONS = 10
@@ -322,7 +323,6 @@ def _footer(results: list[SubmissionResult]) -> str:
 
 def write_summary(text: str, out_dir: Path) -> Path | None:
     """Write OUT/summary.md and append to $GITHUB_STEP_SUMMARY when set; return that file's path."""
-    from grader.reports.result import write_atomic
     write_atomic(out_dir / "summary.md", text)
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if not target:

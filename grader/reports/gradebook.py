@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import io
 
-from grader.reports.result import SubmissionResult
+from grader.results import SubmissionResult
 from grader.rubric.model import Rubric
 
 

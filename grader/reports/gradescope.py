@@ -21,8 +21,8 @@ from __future__ import annotations
 import typing as t
 from pathlib import PurePath
 
-from grader.reports.result import SubmissionResult
 from grader.reports.views import case_groups, device_summary, public_feedback, reproduce, show_value, skip_notes
+from grader.results import SubmissionResult
 from grader.rubric.model import Rubric
 
 Visibility = t.Literal["hidden", "after_due_date", "after_published", "visible"]

@@ -16,10 +16,9 @@ import typing as t
 import jinja2
 from markupsafe import Markup
 
-from grader.reports.result import QuestionResult, SubmissionResult
 from grader.reports.markdown import STATUS_MARK
-from grader.reports.views import device_status, reproduce, show_value, skip_notes, worst_lines
-from grader.sandbox.levels import warning as sandbox_warning
+from grader.reports.views import device_status, reproduce, sandbox_warning, show_value, skip_notes, worst_lines
+from grader.results import QuestionResult, SubmissionResult
 
 
 #: a question's open public cases, inputs and all (also in the notebook feedback page)

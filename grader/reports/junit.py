@@ -20,8 +20,8 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from grader.reports.result import SubmissionResult
 from grader.reports.views import CaseGroup, case_groups, device_summary, reproduce, skip_notes
+from grader.results import SubmissionResult
 from grader.rubric.model import Rubric
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import html
 
-from grader.reports.result import QuestionResult, SubmissionResult
-from grader.reports.views import device_summary, reproduce, show_value, skip_notes, worst_lines
-from grader.sandbox.levels import warning as sandbox_warning
+from grader.reports.views import device_summary, reproduce, sandbox_warning, show_value, skip_notes, worst_lines
+from grader.results import QuestionResult, SubmissionResult
 
 STATUS_MARK = {"passed": "✅", "failed": "❌", "not_implemented": "⬜", "missing": "❔",
                "error": "💥", "timeout": "⏱", "crashed": "💥", "forbidden": "🚫", "not_run": "⏭"}

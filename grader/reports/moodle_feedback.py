@@ -46,7 +46,9 @@ import typing as t
 import zipfile
 from pathlib import Path, PurePath
 
-from grader.reports.result import SubmissionResult, write_atomic_bytes
+from grader.files import write_atomic_bytes
+from grader.reports.formats import output_of
+from grader.results import SubmissionResult
 from grader.submissions.moodle import ENTRY
 
 ZIP_NAME = "moodle-feedback.zip"
@@ -83,9 +85,8 @@ def prefix(who: Participant) -> str:
 
 def feedback_files(out: Path, result: SubmissionResult, formats: t.Iterable[str]) -> list[Path]:
     """The feedback files written for `result` in the formats asked for, plus the Markdown page's plots."""
-    from grader.batch.writers import OUTPUT_OF
     wanted = set(formats)
-    files = [OUTPUT_OF[fmt](out, result.submission) for fmt in FEEDBACK_FORMATS if fmt in wanted]
+    files = [output_of(fmt, out, result.submission) for fmt in FEEDBACK_FORMATS if fmt in wanted]
     if "markdown" in wanted:      # its plots sit beside it as ID.QUESTION.png (grader/reports/plots.py)
         files += sorted((out / "feedback").glob(f"{result.submission}.*.png"))
     return [f for f in files if f.is_file()]

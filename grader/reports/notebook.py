@@ -21,13 +21,14 @@ import jinja2
 import nbformat
 from markupsafe import Markup
 
+from grader.errors import InputError
 from grader.reports.html import PUBLIC_CASES, inline, value_html
 from grader.reports.markdown import STATUS_MARK
 from grader.reports.notebook_cells import cells_html, pygments_css
-from grader.reports.result import QuestionResult, SubmissionResult
 from grader.reports.views import (device_summary, failed_counts, mentions_hidden, public_feedback, reproduce,
-                                  skip_notes, worst_lines)
-from grader.sandbox.levels import warning as sandbox_warning
+                                  sandbox_warning, skip_notes, worst_lines)
+from grader.results import QuestionResult, SubmissionResult
+from grader.submissions import read_notebook
 
 #: what the page lets a browser do: inline styles and inline images, nothing else
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
@@ -236,8 +237,6 @@ def page(result: SubmissionResult, *, links: t.Sequence[tuple[str, str]] = ()) -
 
 
 def _handed_in(source: str) -> nbformat.NotebookNode | None:
-    from grader.errors import InputError
-    from grader.submissions import read_notebook
     try:
         nb = read_notebook(Path(source))
     except (InputError, OSError):

@@ -13,7 +13,8 @@ matplotlib.use("Agg")   # files only, never a window
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from grader.reports.result import QuestionResult, write_atomic_bytes  # noqa: E402
+from grader.files import write_atomic_bytes  # noqa: E402
+from grader.results import QuestionResult  # noqa: E402
 
 
 def loglog_png(q: QuestionResult) -> bytes:

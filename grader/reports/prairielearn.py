@@ -33,8 +33,8 @@ import typing as t
 from pathlib import PurePath
 
 from grader.reports.classroom import own_words
-from grader.reports.result import QuestionResult, SubmissionResult
 from grader.reports.views import device_summary, reproduce, show_value, skip_notes, visible_verdict
+from grader.results import QuestionResult, SubmissionResult
 
 #: PrairieLearn refuses results over 1 MB; stay under both readings of "MB"
 LIMIT = 1_000_000

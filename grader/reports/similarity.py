@@ -134,13 +134,13 @@ def student_code(cells: t.Sequence[str], starter: t.Sequence[str] = ()) -> str:
 def starter_cells(assignments: Path, solutions: Path, assignment: str) -> tuple[str, ...]:
     """The code `grader assign` gave the students: ASSIGNMENTS/NAME.ipynb, else made from the
     solution; () when neither exists (nothing is then excluded but what many share)."""
-    from grader.submissions import read_notebook
+    from grader.submissions import read_notebook    # nbformat: only for a batch that asks for similarity
     given = assignments / f"{assignment}.ipynb"
     if given.is_file():
         return tuple(notebook_cells(read_notebook(given)))
     solution = solutions / f"{assignment}.ipynb"
     if solution.is_file():
-        from grader.authoring.assign import student_notebook
+        from grader.authoring.assign import student_notebook   # the rubric loader: only without ASSIGNMENTS/
         return tuple(notebook_cells(student_notebook(read_notebook(solution), assignment, str(solution))))
     return ()
 

@@ -25,8 +25,9 @@ from urllib.parse import quote
 import jinja2
 
 from grader import __version__
+from grader.files import write_atomic, write_atomic_bytes
 from grader.reports.html import inline
-from grader.reports.result import QuestionResult, SubmissionResult, write_atomic, write_atomic_bytes
+from grader.results import QuestionResult, SubmissionResult
 from grader.rubric.model import Question, Rubric
 
 #: question statuses that mean the code never produced a value to judge

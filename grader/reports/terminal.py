@@ -13,8 +13,8 @@ from rich.padding import Padding
 from rich.text import Text
 
 from grader.reports.markdown import STATUS_MARK
-from grader.reports.result import QuestionResult, SubmissionResult
 from grader.reports.views import check_command, device_status, reproduce, show_value, skip_notes, worst_lines
+from grader.results import QuestionResult, SubmissionResult
 
 STYLE = {"passed": "green", "failed": "red", "not_implemented": "yellow", "missing": "yellow",
          "error": "red", "timeout": "red", "crashed": "red", "forbidden": "magenta", "not_run": "dim"}

@@ -26,7 +26,7 @@ import shlex
 import typing as t
 from dataclasses import dataclass
 
-from grader.reports.result import CaseReport, DeviceCount, QuestionResult, SubmissionResult
+from grader.results import CaseReport, DeviceCount, QuestionResult, SubmissionResult
 
 if t.TYPE_CHECKING:
     from grader.rubric.model import Question, Rubric
@@ -176,24 +176,24 @@ def worst_lines(case: CaseReport, *, k: int = 5) -> list[str]:
             for w in case.worst[:k]]
 
 
-def worst_entries(expected: t.Any, got: t.Any, *, k: int = 5) -> list[dict[str, t.Any]]:
-    """The `k` entries where `got` is farthest from `expected` (same shape), for `CaseReport.worst`.
+# -- the sandbox a notebook ran in --------------------------------------------------------------
 
-    For the checks to call on large tensors (anything array-like numpy accepts,
-    torch tensors included after `.cpu()`), so that the feedback can show where
-    a large result is wrong rather than only its first entries."""
-    import numpy as np
+#: what a student's feedback says when the sandbox was weaker than bubblewrap, by the level the
+#: result records (`SubmissionResult.sandbox["level"]`; the levels: grader/sandbox/levels.py).
+#: Here, not in the sandbox, so that the reports read the result alone.
+SANDBOX_MEANING = {
+    "netns": "your notebook ran with resource limits and without network access, "
+             "but the filesystem was not sandboxed",
+    "limits": "your notebook ran with resource limits only: the network and the filesystem were not sandboxed",
+}
 
-    e = np.asarray(expected, dtype=np.float64)
-    g = np.asarray(got, dtype=np.float64)
-    if e.shape != g.shape or e.size == 0:
-        return []
-    diff = np.abs(g - e)
-    diff = np.where(np.isnan(diff), np.inf, diff)
-    order = np.argsort(-diff.reshape(-1), kind="stable")[:k]
-    return [{"index": [int(i) for i in np.unravel_index(int(flat), e.shape)],
-             "got": float(f"{g.reshape(-1)[flat]:.6g}"), "expected": float(f"{e.reshape(-1)[flat]:.6g}")}
-            for flat in order if diff.reshape(-1)[flat] > 0]   # only entries that are actually off
+
+def sandbox_warning(sandbox: dict) -> str | None:
+    """One line for the student's feedback when the sandbox was weaker than bubblewrap."""
+    level = sandbox.get("level")
+    if level not in SANDBOX_MEANING:
+        return None
+    return f"Sandbox level '{level}': {SANDBOX_MEANING[level]}."
 
 
 # -- reproducing a failure -----------------------------------------------------------------------

@@ -186,8 +186,10 @@ class LagrangeCheck(StrictModel):
         default_factory=lambda: ["quadratic", "circle"], description="cycled through the cases")
 
 
-Check = t.Annotated[t.Union[GradientCheck, ValueCheck, ForwardModeCheck, ReverseModeCheck,
-                            FiniteDifferenceCheck, LagrangeCheck], Field(discriminator="kind")]
+#: the model of each check kind's `check:`, one per kind; what the grader does with each is its
+#: record in grader/checks/kinds.py (the checks' floor: tests/test_registries.py keeps both equal)
+CHECK_MODELS = (GradientCheck, ValueCheck, ForwardModeCheck, ReverseModeCheck, FiniteDifferenceCheck, LagrangeCheck)
+Check = t.Annotated[t.Union[CHECK_MODELS], Field(discriminator="kind")]     # type: ignore[valid-type]
 
 
 class Question(StrictModel):

@@ -22,8 +22,10 @@ import typing as t
 from pathlib import Path
 
 from grader.errors import InputError
+from grader.rubric import sound
 from grader.rubric.model import (Cases, CaseSet, FiniteDifferenceCheck, ForwardModeCheck, GradientCheck,
                                  LagrangeCheck, Question, ReverseModeCheck, Rubric, ValueCheck)
+from grader.yamlmodel import _dotted, _line_of, parse_yaml
 
 Problem = t.Tuple[t.Tuple[t.Union[str, int], ...], str]   # (key path inside the question, message)
 
@@ -33,7 +35,6 @@ CASES_PER_SET = 2        # generated cases tried per visibility (besides the cor
 def check_rubric(rubric: Rubric, path: Path) -> None:
     """Raise InputError naming the file, line and key of the first problem found. A rubric
     found sound before, by the same grader and torch, is not checked again (`sound`)."""
-    from grader.rubric import sound
     text = rubric.model_dump_json()
     if sound.known_sound(text):
         return
@@ -42,7 +43,6 @@ def check_rubric(rubric: Rubric, path: Path) -> None:
         sound.remember_sound(text)
         return
     index, loc, message = problem
-    from grader.yamlmodel import _dotted, _line_of, parse_yaml   # only when there is a problem
     full = ("questions", index, *loc)
     try:
         node, _ = parse_yaml(Path(path))
@@ -194,11 +194,11 @@ def _generator_problem(q: Question) -> Problem | None:
     check, small = q.check, _few_cases(q)
     try:
         if isinstance(check, (ForwardModeCheck, ReverseModeCheck)):
-            from grader.checks import autodiff
-            cases = autodiff.graph_cases(small, public_only=False)
+            from grader.checks import graph_cases
+            cases = graph_cases.graph_cases(small, public_only=False)
             # one reference (a deep chain's takes seconds, and its templates are fixed)
             if cases and check.graphs.generator != "deep_chain":
-                autodiff.expected(check, cases[0])
+                graph_cases.expected(check, cases[0])
         elif isinstance(check, FiniteDifferenceCheck):
             from grader.checks import numdiff
             for case in numdiff.fd_cases(small, public_only=False):

@@ -14,7 +14,7 @@ its command line: bwrap is PID 1 in the kernel's PID namespace, and its
 `/proc/1/cmdline` is readable by the student.
 
 Warm kernels get the same view from the zygote they are forked from, which
-runs in bubblewrap itself (`zygote_options`, `grader.sandbox.warm`).
+runs in bubblewrap itself (`zygote_options`; the scripts it binds: `warm_env.ZYGOTE_SCRIPTS`).
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ ZYGOTE_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_REA
 
 def zygote_options(*, base: Path, scripts: tuple[Path, ...], hide: tuple[Path, ...] = (),
                    network: bool = False, tmp_mb: int = 256) -> list[str]:
-    """bwrap's options for the warm kernels' zygote (see `grader.sandbox.warm`).
+    """bwrap's options for the warm kernels' zygote (see `grader.sandbox.warm`, `warm_env`).
 
     The same view as a fresh kernel's, with `base` (the grader process's folder of
     warm kernels: the zygote's socket, each kernel's workdir and runtime folder)

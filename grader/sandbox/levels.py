@@ -48,14 +48,6 @@ LEVELS: tuple[Level, ...] = ("bwrap", "uid", "netns", "limits")    # strongest f
 WEAK: tuple[Level, ...] = ("netns", "limits")
 LAUNCHER = Path(__file__).with_name("launcher.py")
 
-#: what a student's feedback says when the sandbox was weaker than bubblewrap
-MEANING = {
-    "netns": "your notebook ran with resource limits and without network access, "
-             "but the filesystem was not sandboxed",
-    "limits": "your notebook ran with resource limits only: the network and the filesystem were not sandboxed",
-}
-
-
 class LevelUnavailable(RuntimeError):
     """The sandbox level asked for does not run on this machine (the message says why)."""
 
@@ -203,11 +195,3 @@ def check_config(requested: str, path: Path | str) -> None:
         from grader.errors import InputError
         raise InputError(path, f"sandbox level '{requested}' does not run on this machine ({why}); "
                          "use 'auto' to take the best level available", key="execution.sandbox")
-
-
-def warning(sandbox: dict) -> str | None:
-    """One line for the student's feedback when the sandbox was weaker than bubblewrap."""
-    level = sandbox.get("level")
-    if level not in MEANING:
-        return None
-    return f"Sandbox level '{level}': {MEANING[level]}."

@@ -28,10 +28,15 @@ from pathlib import Path
 
 from grader.config import Config
 from grader.errors import InputError
+from grader.rubric import find_rubric, load_rubric
 from grader.rubric.model import Question, Rubric
 from grader.selfcheck import where
-from grader.selfcheck.cells import only_check_calls
+from grader.submissions.check_cells import only_check_calls
 from grader.selfcheck.view import Report, Row
+from grader.yamlmodel import load_yaml_model
+
+# The check kinds, the pipeline and the local probe import torch: they are imported inside the
+# functions that run a check, so that `import grader` and `grader.init(...)` in a notebook stay light.
 
 
 @dataclass
@@ -62,14 +67,12 @@ def _cached(path: Path, load: t.Callable[[Path], t.Any]) -> t.Any:
 def _load_config(path: Path) -> Config:
     # as grader.config.load_config, less its check that a named sandbox level runs on this
     # machine: nothing runs in a sandbox here
-    from grader.yamlmodel import load_yaml_model
     return load_yaml_model(path, Config).model_copy(update={"base_dir": path.resolve().parent})
 
 
 def course(assignment: str | None) -> tuple[Config, Rubric]:
     """This notebook's course config and its assignment's rubric (see `where`)."""
-    from grader.rubric import find_rubric, load_rubric
-    from grader.selfcheck.local import user_namespace
+    from grader.selfcheck.local import user_namespace    # torch: only once a check runs
     notebook = where.notebook_path(user_namespace())
     try:
         cfg = _cached(where.course_config(STATE.course, notebook), _load_config)

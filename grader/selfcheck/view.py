@@ -17,8 +17,8 @@ import typing as t
 from dataclasses import dataclass
 
 from grader.reports.markdown import STATUS_MARK
-from grader.reports.result import QuestionResult
 from grader.reports.views import device_summary, public_feedback, show_value, skip_notes
+from grader.results import QuestionResult
 
 #: statuses said in one line, with no details under them
 ONE_LINE = {"not_implemented", "missing"}

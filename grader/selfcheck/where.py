@@ -10,7 +10,7 @@ first match wins:
    `__vsc_ipynb_file__`, Jupyter Server (2.0 and later) in `JPY_SESSION_NAME`,
    which ipykernel copies to `__session__`. Its metadata (`grader.assignment`,
    written by `grader assign`), else its file name, decide, as for `grader check`
-   (`cli.check.infer_assignment`, the one rule);
+   (`submissions.assignment.infer_assignment`, the one rule);
 4. the notebooks of the current folder: when those whose metadata names an
    assignment of the course all name the same one;
 5. a course with a single assignment (a kit handed out for one notebook).
@@ -70,7 +70,7 @@ def course_config(course: Path | None, notebook: Path | None) -> Path:
 
 
 def _metadata_assignment(path: Path) -> str | None:
-    from grader.submissions import read_notebook
+    from grader.submissions import read_notebook    # nbformat and jsonschema: only when needed
     try:
         meta = read_notebook(path).metadata.get("grader", {})
     except InputError:
@@ -86,7 +86,7 @@ def assignment(cfg: Config, explicit: str | None, notebook: Path | None) -> str:
     if os.environ.get(ASSIGNMENT_ENV):
         return os.environ[ASSIGNMENT_ENV]
     if notebook is not None:
-        from grader.cli.check import infer_assignment
+        from grader.submissions.assignment import infer_assignment     # nbformat: only when needed
         try:
             return infer_assignment(cfg, notebook)
         except InputError:

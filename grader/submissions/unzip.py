@@ -23,7 +23,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from grader.errors import InputError
-from grader.reports.result import current_umask
+from grader.files import current_umask
 from grader.submissions.discover import sha256_of
 from grader.submissions.layout import JUNK
 

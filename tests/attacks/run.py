@@ -161,7 +161,7 @@ def grade_level_cli(folder: Path, python: str, *extra: str, user: str | None = N
     `user`: run it as that unprivileged user (`as_user`)."""
     import subprocess
 
-    from grader.reports.result import SubmissionResult
+    from grader.results import SubmissionResult
 
     paths, late = level_notebooks(folder)
     rubric_path = helpers.short_call_rubric(folder, CALL_TIMEOUT)

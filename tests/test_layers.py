@@ -1,0 +1,109 @@
+"""Layers that only point down: every import in grader/ (module level and inside functions)
+goes to the importer's own floor or a lower one (grader/layers.py), or is listed there as an
+exception with its reason."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from grader import layers
+from helpers import ROOT
+
+PACKAGE = ROOT / "grader"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _resolved(name: str, imported: str | None) -> str:
+    """`from grader.checks import reference` imports the module grader.checks.reference."""
+    if imported and f"{name}.{imported}" in MODULES:
+        return f"{name}.{imported}"
+    return name
+
+
+def imports_of(module: str, source: str, is_package: bool) -> list[tuple[str, int]]:
+    """(imported grader module, line) for every import statement anywhere in the source."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(a.name, node.lineno) for a in node.names if a.name.split(".")[0] == "grader"]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:      # relative: from the importer's package
+                package = module.split(".") if is_package else module.split(".")[:-1]
+                package = package[:len(package) - (node.level - 1)]
+                base = ".".join(package + ([node.module] if node.module else []))
+            if base.split(".")[0] == "grader":
+                found += [(_resolved(base, a.name), node.lineno) for a in node.names]
+    return found
+
+
+def upward_imports(sources: dict[str, tuple[str, bool]]) -> list[str]:
+    """`importer -> imported (line N): floor a -> floor b` for each import that runs up a floor
+    and is not a listed exception."""
+    bad = []
+    for module, (source, is_package) in sorted(sources.items()):
+        mine = layers.floor_of(module)
+        for target, line in imports_of(module, source, is_package):
+            theirs = layers.floor_of(target)
+            if theirs > mine and (module, target) not in layers.EXCEPTIONS:
+                bad.append(f"{module} -> {target} (line {line}): floor {layers.FLOORS[mine][0]} "
+                           f"imports floor {layers.FLOORS[theirs][0]}")
+    return bad
+
+
+@pytest.fixture(scope="module")
+def sources() -> dict[str, tuple[str, bool]]:
+    return {m: (p.read_text(encoding="utf-8"), p.name == "__init__.py") for m, p in MODULES.items()}
+
+
+def test_every_module_is_on_a_floor():
+    assert [m for m in MODULES if not _on_a_floor(m)] == []
+
+
+def _on_a_floor(module: str) -> bool:
+    try:
+        layers.floor_of(module)
+    except KeyError:
+        return False
+    return True
+
+
+def test_no_import_runs_up_a_floor(sources):
+    assert upward_imports(sources) == []
+
+
+def test_each_exception_is_still_needed_and_says_why(sources):
+    used = {(m, target) for m, (src, pkg) in sources.items() for target, _ in imports_of(m, src, pkg)}
+    stale = [pair for pair in layers.EXCEPTIONS if pair not in used]
+    assert stale == [], f"exceptions no import needs any more: {stale}"
+    assert all(len(why) > 10 for why in layers.EXCEPTIONS.values())
+    upward = [pair for pair in layers.EXCEPTIONS if layers.floor_of(pair[1]) <= layers.floor_of(pair[0])]
+    assert upward == [], f"exceptions that do not point up: {upward}"
+
+
+def test_an_upward_import_is_named_even_inside_a_function(sources):
+    # the checks importing a report, hidden in a function as deferred imports used to be
+    planted = dict(sources)
+    src, pkg = planted["grader.checks.scoring"]
+    planted["grader.checks.scoring"] = (src + "\n\ndef _late():\n    from grader.reports import views\n", pkg)
+    bad = upward_imports(planted)
+    assert len(bad) == 1 and bad[0].startswith("grader.checks.scoring -> grader.reports.views (line ")
+    assert bad[0].endswith("floor checks imports floor reports")
+
+
+def test_relative_and_package_imports_resolve():
+    assert imports_of("grader.reports.html", "from .views import x\nfrom . import plots\n", False) == [
+        ("grader.reports.views", 1), ("grader.reports.plots", 2)]
+    assert imports_of("grader.batch", "from .run import grade_batch\n", True) == [("grader.batch.run", 1)]
+    assert layers.floor_of("grader.submissions.check_cells") < layers.floor_of("grader.sandbox.client")
+    assert layers.floor_of("grader.selfcheck.view") > layers.floor_of("grader.reports.views")

@@ -1,0 +1,45 @@
+"""Warm kernels keep Jupyter's semantics (magics, display, plots, IPython's files), and fresh
+kernels still work."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+import grader.sandbox.client as client_mod
+from grader.sandbox import warm
+from grader.sandbox.client import SandboxedKernel
+from warm_helpers import LIMITS, SEMANTICS_CELLS, check_semantics, notebook, run
+from warm_helpers import warm_kernels, zygote  # noqa: F401 - fixtures (warm_kernels uses zygote)
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="warm kernels need Linux")
+
+
+def test_notebook_runs_with_jupyter_semantics_in_a_warm_kernel(warm_kernels):
+    async def go():
+        kernel = SandboxedKernel(notebook(SEMANTICS_CELLS), LIMITS)
+        try:
+            log = await kernel.run_notebook()
+            check_semantics(kernel, log)
+            assert kernel._client.km.kernel_mode == "warm"
+            # it really was forked from the zygote (no new interpreter)
+            assert Path(f"/proc/{kernel.pid}/stat").read_text().rsplit(")", 1)[1].split()[1] \
+                == str(warm_kernels.pid)
+        finally:
+            await kernel.close()
+    run(go())
+
+
+def test_fresh_kernels_still_work():
+    # No patch: the unmodified SandboxedKernel spawns launcher.py as before.
+    async def go():
+        kernel = SandboxedKernel(notebook(SEMANTICS_CELLS), LIMITS)
+        try:
+            check_semantics(kernel, await kernel.run_notebook())
+            assert isinstance(kernel._client.km, client_mod.AsyncKernelManager)
+            assert not isinstance(kernel._client.km, warm.WarmKernelManager)
+        finally:
+            await kernel.close()
+    run(go())
