@@ -34,7 +34,7 @@ def one_session(name: str, repeat: int) -> dict:
     import nbformat
     from IPython.core.interactiveshell import InteractiveShell
 
-    from grader.rubric import load_rubric
+    from grader.checks.semantics import load_rubric
     shell = InteractiveShell.instance()
     quiet = io.StringIO()
     with contextlib.redirect_stdout(quiet):

@@ -32,16 +32,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("grader", "grader.selfcheck.api"):
         "grader.check / check_all / init / %load_ext grader are the notebook's API on the "
         "package itself, imported lazily so that `import grader` stays light",
-    ("grader.config", "grader.sandbox.levels"):
-        "load_config refuses a named sandbox level this machine cannot run (bad input, one "
-        "line); the detector is the sandbox's (deferred: only once a config is loaded)",
-    ("grader.rubric.semantics", "grader.checks.cases"):
-        "the semantic check of a rubric draws its cases with the check kinds' own code (torch: "
-        "deferred, and skipped for a rubric found sound before)",
-    ("grader.rubric.semantics", "grader.checks.reference"): "as grader.checks.cases",
-    ("grader.rubric.semantics", "grader.checks.graph_cases"): "as grader.checks.cases",
-    ("grader.rubric.semantics", "grader.checks.numdiff"): "as grader.checks.cases",
-    ("grader.rubric.semantics", "grader.checks.lagrange"): "as grader.checks.cases",
 }
 
 

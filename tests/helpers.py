@@ -14,7 +14,7 @@ import nbformat
 from grader.batch import grade_batch
 from grader.config import Config, load_config
 from grader.results import SubmissionResult
-from grader.rubric import load_rubric
+from grader.checks.semantics import load_rubric
 from grader.submissions import discover
 
 ROOT = Path(__file__).resolve().parent.parent     # the repository: its bundled course

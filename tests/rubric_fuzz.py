@@ -150,7 +150,7 @@ def run_trusted_side(rubric) -> None:
 def outcome(data: dict, folder: Path) -> tuple[int, str]:
     """(exit code the grader would give, detail): 0 loads and grades, 2 refused, 3 internal error."""
     from grader.errors import InputError
-    from grader.rubric import load_rubric
+    from grader.checks.semantics import load_rubric
     path = write(data, folder)
     try:
         rubric = load_rubric(path)

@@ -13,7 +13,7 @@ import asyncio
 import pytest
 
 from grader.batch import grade_batch
-from grader.rubric import load_rubric
+from grader.checks.semantics import load_rubric
 from grader.submissions import discover
 from helpers import ROOT, config
 

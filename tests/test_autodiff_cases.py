@@ -15,7 +15,7 @@ from grader.checks.static import NotebookCode
 from grader.expr import generate
 from grader.expr.spec import Builder
 from grader.expr.torch_eval import evaluate, reverse_reference
-from grader.rubric import load_rubric
+from grader.checks.semantics import load_rubric
 from helpers import ROOT
 
 RUBRICS = {name: load_rubric(ROOT / "rubrics" / f"{name}.yaml") for name in ("backward_engine", "dual_numbers")}

@@ -173,3 +173,21 @@ def test_schema_is_json(tmp_path):
 def test_usage_errors_are_bad_input(tmp_path, args):
     line = one_line_error(cli(*args, tmp=tmp_path), tmp_path)
     assert "internal error" not in line
+
+
+def test_a_named_sandbox_level_this_machine_cannot_run_is_one_line_naming_the_key(tmp_path, monkeypatch):
+    """The configuration only loads; the command refuses to grade with a level that cannot
+    run here (rather than quietly taking a weaker one)."""
+    import grader.cli.common as common
+    from grader.config import load_config
+    from grader.errors import InputError
+    from grader.sandbox import levels
+    config = tmp_path / "config.yaml"
+    config.write_text("execution:\n  sandbox: bwrap\n")
+    monkeypatch.setattr(levels, "available", lambda level, **_: (False, "bwrap is not installed"))
+    assert load_config(config).execution.sandbox == "bwrap"      # loading is not deciding
+    with pytest.raises(InputError) as raised:
+        common.setup(config)
+    message = str(raised.value)
+    assert "config.yaml" in message and "execution.sandbox" in message, message
+    assert "sandbox level 'bwrap' does not run on this machine (bwrap is not installed)" in message

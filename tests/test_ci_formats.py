@@ -31,7 +31,7 @@ from grader.cli.options import parse_fail_under, policy_exit
 from grader.reports import github, gradescope, html, junit, markdown
 from grader.reports.views import case_groups, device_summary, failed_counts
 from grader.results import CaseReport, DeviceCount, QuestionResult, SubmissionResult
-from grader.rubric import load_rubric
+from grader.checks.semantics import load_rubric
 from helpers import ROOT, RUBRIC
 from helpers import grader_cli as cli   # never in GitHub CI mode unless a test asks for it (env=)
 

@@ -11,7 +11,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from grader.authoring.contract import contract_markdown, regenerate_command
-from grader.rubric import load_rubric
+from grader.checks.semantics import load_rubric
 from helpers import ROOT, config, grader_cli
 
 DOCS = ROOT / "docs"

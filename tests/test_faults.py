@@ -17,8 +17,8 @@ import psutil
 import pytest
 
 from grader.batch import grade_batch
-from grader.rubric import load_rubric
-from grader.sandbox import client as sandbox_client
+from grader.checks.semantics import load_rubric
+from grader.sandbox import notebook_client
 from grader.submissions import discover
 from helpers import RUBRIC, ROOT, config, grader_cli, grader_popen, notebook_with, SOLUTION, write
 
@@ -32,7 +32,7 @@ def test_kernel_that_never_becomes_ready(tmp_path, monkeypatch):
     subs = discover([subs_dir])
     rubric, out = load_rubric(RUBRIC), tmp_path / "out"
     cfg = config(startup_timeout=3, kernel="fresh")
-    real_spec = sandbox_client._SandboxSpecs.get_kernel_spec
+    real_spec = notebook_client.SandboxSpecs.get_kernel_spec
     sleeper = f"import time, pathlib; pathlib.Path({str(tmp_path / 'pid')!r}).write_text(str(__import__('os').getpid())); time.sleep(600)"
 
     def never_ready(self, name):
@@ -40,7 +40,7 @@ def test_kernel_that_never_becomes_ready(tmp_path, monkeypatch):
         spec.argv = [sys.executable, "-c", sleeper]   # a process that never opens the kernel's sockets
         return spec
 
-    monkeypatch.setattr(sandbox_client._SandboxSpecs, "get_kernel_spec", never_ready)
+    monkeypatch.setattr(notebook_client.SandboxSpecs, "get_kernel_spec", never_ready)
     [stuck] = asyncio.run(grade_batch(subs, rubric, cfg, out, workers=1))
     assert stuck.status == "error" and stuck.score == 0
     assert stuck.message.startswith("the kernel did not start"), stuck.message
@@ -48,7 +48,7 @@ def test_kernel_that_never_becomes_ready(tmp_path, monkeypatch):
     pid = int((tmp_path / "pid").read_text())
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
-    monkeypatch.setattr(sandbox_client._SandboxSpecs, "get_kernel_spec", real_spec)
+    monkeypatch.setattr(notebook_client.SandboxSpecs, "get_kernel_spec", real_spec)
     [done] = asyncio.run(grade_batch(subs, rubric, config(), out, workers=1))
     assert done.status == "graded" and done.score == done.max_score
     saved = json.loads((out / "results" / "student01_alice.json").read_text())

@@ -267,7 +267,7 @@ def test_a_resumed_batch_keeps_the_pages_and_writes_a_missing_one_from_the_file(
 
 def test_a_dask_worker_sends_the_executed_notebook_back_with_the_result():
     from grader.batch.executors import grade_on_worker, received
-    from grader.rubric import load_rubric
+    from grader.checks.semantics import load_rubric
     from grader.submissions import discover
     sub = discover([SAMPLES / f"{BROKEN}.ipynb"])[0]
     cfg = config().model_copy(update={"formats": FORMATS})

@@ -10,7 +10,7 @@ from grader.probe.values import Value
 from grader.reports import github, markdown, terminal
 from grader.reports.views import device_summary, show_value
 from grader.results import CaseReport, DeviceCount, QuestionResult, SubmissionResult
-from grader.rubric import load_rubric
+from grader.checks.semantics import load_rubric
 from helpers import RUBRIC
 
 NO_CUDA = "CUDA is not available to the grader; these cases do not count"

@@ -30,7 +30,7 @@ from grader.errors import InputError
 from grader.files import current_umask, write_atomic_bytes
 from grader.pipeline import submission_result
 from grader.reports import github, html, markdown, summary
-from grader.rubric import load_rubric
+from grader.checks.semantics import load_rubric
 from grader.submissions import Submission
 from helpers import ROOT, RUBRIC, cli_env
 

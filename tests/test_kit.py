@@ -17,7 +17,7 @@ from grader.authoring.kit import KIT_MARKER, public_rubric, public_rubric_yaml, 
 from grader.config import load_config
 from grader.errors import InputError
 from grader.reports.markdown import STATUS_MARK
-from grader.rubric import load_rubric
+from grader.checks.semantics import load_rubric
 from helpers import ROOT, config, grader_cli, grader_popen
 
 ASSIGNMENTS = sorted(p.stem for p in (ROOT / "rubrics").glob("*.yaml"))

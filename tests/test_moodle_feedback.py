@@ -17,7 +17,7 @@ import pytest
 from grader.batch import grade_batch
 from grader.reports import moodle_feedback
 from grader.results import SubmissionResult
-from grader.rubric import load_rubric
+from grader.checks.semantics import load_rubric
 from grader.submissions import collect
 from helpers import RUBRIC, ROOT, config
 from test_lms import CANVAS, make_zip

@@ -16,7 +16,7 @@ import re
 import pytest
 
 from grader.authoring.mutants import mutants_for, mutation_test
-from grader.rubric import load_rubric
+from grader.checks.semantics import load_rubric
 from helpers import ROOT, config
 
 #: mutant -> words its hint must contain (a regular expression), for every question

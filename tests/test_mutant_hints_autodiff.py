@@ -23,7 +23,7 @@ import pytest
 
 from grader.authoring.mutants import mutation_test
 from grader.checks.class_ops import METHOD_OF_OP
-from grader.rubric import load_rubric
+from grader.checks.semantics import load_rubric
 from helpers import ROOT, config
 
 OP_OF_METHOD = {method: op for op, method in METHOD_OF_OP.items()}

@@ -9,7 +9,7 @@ import pytest
 
 from grader.authoring.mutants import mutation_test, source_mutant
 from grader.checks.static import NotebookCode
-from grader.rubric import load_rubric
+from grader.checks.semantics import load_rubric
 from grader.rubric.model import Rubric
 from grader.submissions import read_notebook
 from helpers import ROOT, config

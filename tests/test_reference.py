@@ -12,7 +12,7 @@ from grader.checks.cases import cases_for, draw_dims
 from grader.checks.compare import close, tolerance
 from grader.checks.diagnose import LAYOUT, explain
 from grader.checks.static import NotebookCode
-from grader.rubric import load_rubric
+from grader.checks.semantics import load_rubric
 from helpers import RUBRIC
 
 

@@ -19,7 +19,7 @@ from grader.config import Config
 from grader.reports.formats import FORMATS
 from grader.rubric.model import CHECK_MODELS, Check, Question
 from helpers import ROOT, RUBRIC, config, grade
-from grader.rubric import load_rubric
+from grader.checks.semantics import load_rubric
 
 EVERY = list(FORMATS)
 

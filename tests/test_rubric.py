@@ -8,7 +8,7 @@ import pytest
 
 from grader.config import load_config
 from grader.errors import InputError
-from grader.rubric import load_rubric
+from grader.checks.semantics import load_rubric
 from grader.cli.schema import rubric_schema
 from helpers import ROOT, RUBRIC
 

@@ -1,4 +1,4 @@
-"""Rubric mistakes are caught at load (grader.rubric.semantics): one line naming the file,
+"""Rubric mistakes are caught at load (grader.checks.semantics): one line naming the file,
 the line, the key and what is wrong; exit 2 from `grader show` and `grader validate`; and
 random mutations of the bundled rubrics never end in an internal error (exit 3)."""
 
@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 import helpers
 import rubric_fuzz
 from grader.errors import InputError
-from grader.rubric import load_rubric
+from grader.checks.semantics import load_rubric
 
 # 500 as in the issue (about 10 s); `python -m tests.rubric_fuzz 500` prints the counts
 FUZZ_EXAMPLES = int(os.environ.get("GRADER_FUZZ_EXAMPLES", "500"))

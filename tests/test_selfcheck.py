@@ -23,7 +23,7 @@ import nbformat
 import pytest
 
 from grader.authoring.assign import graded_names, student_notebook
-from grader.rubric import load_rubric
+from grader.checks.semantics import load_rubric
 from grader.submissions.check_cells import CHECK_TAG, is_check_cell, with_check_cells
 from helpers import ROOT, SOLUTION, by_question, cli_env, config, grade, grader_cli, write
 

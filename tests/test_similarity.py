@@ -22,7 +22,7 @@ from grader import __version__
 from grader.batch.writers import ReportOptions, write_batch
 from grader.reports import similarity
 from grader.results import SubmissionResult
-from grader.rubric import load_rubric
+from grader.checks.semantics import load_rubric
 from helpers import BLANK, RUBRIC, ROOT
 from similarity_corpus.build import corpus
 

@@ -20,7 +20,8 @@ from grader import prerun
 from grader.batch import log
 from grader.cli import main as cli_main
 from grader.pipeline import grade_notebook
-from grader.rubric import load_rubric, semantics, sound
+from grader.checks import semantics, sound
+from grader.checks.semantics import load_rubric
 from grader.sandbox import cgroup
 from grader.submissions import discover
 from helpers import ROOT, RUBRIC, SOLUTION, by_question, cli_env, config, grade, tagged_pids, wait_until

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 import helpers
-from grader.rubric import load_rubric
+from grader.checks.semantics import load_rubric
 
 from style_corpus.build import styles_of
 from style_corpus.styles import IMPLEMENTATIONS

@@ -13,7 +13,7 @@ from PIL import Image
 from grader.results import DeviceCount, QuestionResult, SubmissionResult
 from grader.reports.summary import (bar_steps, failed_to_run, histogram, question_rows, slowest,
                                     write_summary)
-from grader.rubric import load_rubric
+from grader.checks.semantics import load_rubric
 
 import helpers
 

@@ -29,7 +29,7 @@ from grader import __version__
 from grader.config import load_config
 from grader.course import find_config
 from grader.errors import InputError
-from grader.rubric import load_rubric
+from grader.checks.semantics import load_rubric
 from grader.submissions.check_cells import with_check_cells
 from grader.submissions import read_notebook
 

@@ -26,7 +26,7 @@ import yaml
 from grader.authoring.assign import graded_names, student_notebook
 from grader.config import Config
 from grader.errors import InputError, OutputError
-from grader.rubric import load_rubric
+from grader.checks.semantics import load_rubric
 from grader.rubric.model import CaseSet, Question, Rubric
 from grader.submissions import read_notebook
 

@@ -29,7 +29,7 @@ def assign(
 
 def _rubric_of(cfg, solution: Path):
     """This course's rubric for the solution (its check cells' names), if it has one."""
-    from grader.rubric import load_rubric
+    from grader.checks.semantics import load_rubric
     from grader.submissions import read_notebook
     name = read_notebook(solution).metadata.get("grader", {}).get("assignment") or solution.stem
     path = cfg.path("rubrics") / f"{name}.yaml"

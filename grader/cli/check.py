@@ -88,7 +88,7 @@ def check(
 async def _checked(sub: Submission, rubric: Rubric, selected: Rubric, path: Path, cfg: Config) -> SubmissionResult:
     """The notebook graded on the `selected` questions of `rubric`. The kernel starts and runs
     the notebook (`grader.prerun`) while a thread imports torch, checks the whole rubric
-    (`rubric.semantics`: an InputError stops the check) and warms the references."""
+    (`checks.semantics`: an InputError stops the check) and warms the references."""
     from grader import prerun as early
     started = early.start(sub, selected, cfg)
     try:
@@ -106,7 +106,7 @@ def _trusted_side(rubric: Rubric, selected: Rubric, path: Path, cfg: Config):
     expected results; the pipeline's entry point."""
     from grader.checks.context import grader_has_cuda
     from grader.pipeline import grade_notebook, warm_questions, warm_references
-    from grader.rubric.semantics import check_rubric
+    from grader.checks.semantics import check_rubric
     check_rubric(rubric, path)
     warm_references(selected)
     if not grader_has_cuda():

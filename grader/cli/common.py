@@ -11,8 +11,10 @@ from rich.console import Console
 
 from grader.config import Config, load_config
 from grader.course import find_config
-from grader.rubric import find_rubric, load_rubric
+from grader.rubric import find_rubric
+from grader.checks.semantics import load_rubric
 from grader.rubric.model import Rubric
+from grader.sandbox.levels import check_config
 
 ConfigOption = t.Annotated[t.Optional[Path], typer.Option(
     "--config", help="course config file (default: the course's config.yaml: see grader --course)")]
@@ -32,8 +34,12 @@ KernelOption = t.Annotated[t.Optional[bool], typer.Option(
 
 def setup(config: Path | None, warm: bool | None = None, *, batch: bool = False) -> Config:
     """Load the config; `warm` (--warm/--fresh) overrides execution.kernel, whose `auto`
-    means warm for a batch command and fresh for a single notebook."""
-    return load_config(find_config(config, course_dir)).with_kernel(batch=batch, warm=warm)
+    means warm for a batch command and fresh for a single notebook. A sandbox level the
+    config names must run on this machine (one line naming the file and key, else)."""
+    path = find_config(config, course_dir)
+    cfg = load_config(path)
+    check_config(cfg.execution.sandbox, path)
+    return cfg.with_kernel(batch=batch, warm=warm)
 
 
 #: what a notebook that plots says somewhere in its source (bytes of the .ipynb file)

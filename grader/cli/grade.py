@@ -19,7 +19,7 @@ from grader.cli.options import (FailUnderOption, FormatOption, HiddenVisibilityO
 from grader.errors import EXIT_OK, InputError
 from grader.rubric.load import require_hidden_cases
 from grader.rubric.model import Rubric
-from grader.rubric.semantics import check_rubric
+from grader.checks.semantics import check_rubric
 from grader.yamlmodel import load_yaml_model
 from grader.reports.similarity import starter_for
 from grader.rubric import find_rubric

@@ -11,7 +11,8 @@ from grader import gradescope_bundle
 from grader.cli.common import ConfigOption, out, setup
 from grader.cli.options import HiddenVisibilityOption
 from grader.files import write_atomic_bytes
-from grader.rubric import find_rubric, load_rubric
+from grader.rubric import find_rubric
+from grader.checks.semantics import load_rubric
 from grader.rubric.load import require_hidden_cases
 
 

@@ -11,7 +11,7 @@ from rich.table import Table
 from grader.cli.common import ConfigOption, KernelOption, out, prestart_kernels, run, setup
 from grader.config import Config
 from grader.errors import EXIT_FAILED, EXIT_OK
-from grader.rubric import load_rubric
+from grader.checks.semantics import load_rubric
 from grader.rubric.load import available_assignments
 from grader.submissions import discover
 
@@ -92,7 +92,7 @@ def validate(config: ConfigOption = None, warm: KernelOption = None,
     --mutants, known-wrong variants of each solution)."""
     cfg = setup(config, warm, batch=True)
     names = assignment or available_assignments(cfg)
-    for name in names:   # every rubric's own checks (rubric.semantics) before any kernel: exit 2
+    for name in names:   # every rubric's own checks (checks.semantics) before any kernel: exit 2
         load_rubric(cfg.path("rubrics") / f"{name}.yaml")
     prestart_kernels(cfg)
 

@@ -1,4 +1,4 @@
-"""Find and load a rubric by assignment name or path."""
+"""Find a rubric by assignment name or path (`checks.semantics.load_rubric` loads and checks it)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,6 @@ from pathlib import Path
 from grader.config import Config
 from grader.errors import InputError
 from grader.rubric.model import Rubric
-from grader.rubric.semantics import check_rubric
-from grader.yamlmodel import load_yaml_model
-
-
-def load_rubric(path: Path) -> Rubric:
-    """The rubric, checked as the schema cannot: every expression evaluated on generated
-    cases, ranges against dims, `wrt` a tensor argument (rubric.semantics). Any problem
-    is one InputError naming the file, line and key."""
-    rubric = load_yaml_model(Path(path), Rubric)
-    check_rubric(rubric, Path(path))
-    return rubric
 
 
 def require_hidden_cases(rubric: Rubric, where: str | Path) -> Rubric:

@@ -28,7 +28,8 @@ from pathlib import Path
 
 from grader.config import Config
 from grader.errors import InputError
-from grader.rubric import find_rubric, load_rubric
+from grader.rubric import find_rubric
+from grader.checks.semantics import load_rubric
 from grader.rubric.model import Question, Rubric
 from grader.selfcheck import where
 from grader.submissions.check_cells import only_check_calls

@@ -16,7 +16,7 @@ from string import Template
 import nbformat
 
 import helpers
-from grader.rubric import load_rubric
+from grader.checks.semantics import load_rubric
 
 from .corpus import ATTACKS, LEVEL_ATTACKS, Attack
 

@@ -21,11 +21,11 @@ import itertools
 import typing as t
 from pathlib import Path
 
+from grader.checks import sound
 from grader.errors import InputError
-from grader.rubric import sound
 from grader.rubric.model import (Cases, CaseSet, FiniteDifferenceCheck, ForwardModeCheck, GradientCheck,
                                  LagrangeCheck, Question, ReverseModeCheck, Rubric, ValueCheck)
-from grader.yamlmodel import _dotted, _line_of, parse_yaml
+from grader.yamlmodel import _dotted, _line_of, load_yaml_model, parse_yaml
 
 Problem = t.Tuple[t.Tuple[t.Union[str, int], ...], str]   # (key path inside the question, message)
 
@@ -209,3 +209,12 @@ def _generator_problem(q: Question) -> Problem | None:
     except Exception as exc:   # noqa: BLE001 - the settings asked for what cannot be generated
         return (("check",), f"its cases cannot be generated: {_error(exc)}")
     return None
+
+
+def load_rubric(path: Path) -> Rubric:
+    """The rubric, checked as the schema cannot: every expression evaluated on generated
+    cases, ranges against dims, `wrt` a tensor argument. Any problem is one InputError
+    naming the file, line and key."""
+    rubric = load_yaml_model(Path(path), Rubric)
+    check_rubric(rubric, Path(path))
+    return rubric
