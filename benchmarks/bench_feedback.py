@@ -41,7 +41,7 @@ from grader.cli.common import prestart_kernels  # noqa: E402
 from grader.config import load_config  # noqa: E402
 from grader.reports import formats as report_formats  # noqa: E402
 from grader.reports import notebook, notebook_cells  # noqa: E402
-from grader.rubric import load_rubric  # noqa: E402
+from grader.checks.semantics import load_rubric  # noqa: E402
 from grader.submissions import discover  # noqa: E402
 
 GOAL_S = 0.05

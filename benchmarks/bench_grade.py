@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from grader.batch import grade_batch  # noqa: E402
 from grader.cli.common import prestart_kernels  # noqa: E402
 from grader.config import load_config  # noqa: E402
-from grader.rubric import load_rubric  # noqa: E402
+from grader.checks.semantics import load_rubric  # noqa: E402
 from grader.submissions import discover  # noqa: E402
 
 

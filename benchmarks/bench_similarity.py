@@ -37,7 +37,7 @@ from grader import __version__  # noqa: E402
 from grader.batch.writers import ReportOptions, write_batch  # noqa: E402
 from grader.reports.similarity import common_limit, starter_cells  # noqa: E402
 from grader.results import SubmissionResult  # noqa: E402
-from grader.rubric import load_rubric  # noqa: E402
+from grader.checks.semantics import load_rubric  # noqa: E402
 from tests.similarity_corpus.build import Corpus, corpus  # noqa: E402
 
 RUBRIC = ROOT / "rubrics" / "matrix_calculus.yaml"

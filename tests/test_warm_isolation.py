@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
-from grader.sandbox.client import SandboxedKernel, network_isolation_available
-from warm_helpers import (IPYTHON_SETS, LIMITS, SECRET_NAME, SECRET_VALUE, kernel_pid, memory_contains,
-                          notebook, run)
+from grader.sandbox.client import network_isolation_available
+from warm_helpers import (IPYTHON_SETS, LIMITS, SECRET_NAME, SECRET_VALUE, kernel_pid, kernel_with_value,
+                          memory_contains, run)
 from warm_helpers import warm_kernels, zygote  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="warm kernels need Linux")
@@ -23,14 +23,8 @@ def test_two_warm_kernels_do_not_share_rng_state(warm_kernels):
     code = "import random, numpy, torch\n(torch.rand(4).tolist(), numpy.random.rand(2).tolist(), random.random())"
 
     async def draw():
-        kernel = SandboxedKernel(notebook([]), LIMITS)
-        try:
-            await kernel.start()
-            result = await kernel.execute(code, timeout=10)
-            assert result.value_text and not result.error, result
-            return result.value_text
-        finally:
-            await kernel.close()
+        async with kernel_with_value(code, LIMITS) as (_, value):
+            return value
 
     async def go():
         return await asyncio.gather(draw(), draw())
@@ -51,12 +45,8 @@ seen = {{"env": sorted(os.environ),
 json.dumps(seen)"""
 
     async def go():
-        kernel = SandboxedKernel(notebook([]), LIMITS)
-        try:
-            await kernel.start()
-            result = await kernel.execute(code, timeout=10)
-            assert result.value_text and not result.error, result
-            seen = json.loads(eval(result.value_text))  # noqa: S307 - a str repr from our test kernel
+        async with kernel_with_value(code, LIMITS) as (kernel, value):
+            seen = json.loads(eval(value))  # noqa: S307 - a str repr from our test kernel
             given = {k for k in kernel._env() if k != "GRADER_SANDBOX"}
             # what IPython itself sets for a kernel (pager, colours), as in a fresh kernel
             assert given <= set(seen["env"]) <= given | IPYTHON_SETS, seen["env"]
@@ -68,8 +58,6 @@ json.dumps(seen)"""
             assert not memory_contains(kernel_pid(kernel.pid, warm_kernels.layout), needle)
             assert not memory_contains(warm_kernels.pid, needle)
             assert memory_contains(os.getpid(), needle)      # the scan itself works
-        finally:
-            await kernel.close()
     run(go())
 
 
@@ -82,14 +70,8 @@ import os, resource, torch
  os.getcwd(), os.getpgid(0), os.getsid(0), torch.get_num_threads(), os.environ.get("HOME"))"""
 
     async def go():
-        kernel = SandboxedKernel(notebook([]), LIMITS)
-        try:
-            await kernel.start()
-            result = await kernel.execute(code, timeout=10)
-            assert result.value_text and not result.error, result
-            return eval(result.value_text), kernel, kernel.pid  # noqa: S307 - our test kernel's repr
-        finally:
-            await kernel.close()
+        async with kernel_with_value(code, LIMITS) as (kernel, value):
+            return eval(value), kernel, kernel.pid  # noqa: S307 - our test kernel's repr
     (rlimit_as, cpu, fsize, nofile, nics, cwd, pgid, sid, threads, home), kernel, pid = run(go())
     mib = 1024 * 1024
     assert rlimit_as == (LIMITS.memory_mb * mib, LIMITS.memory_mb * mib)

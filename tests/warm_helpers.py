@@ -11,6 +11,7 @@ the whole integration: `SandboxedKernel.start` builds `AsyncKernelManager(...)`,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import secrets
@@ -185,3 +186,17 @@ async def start_detached_sleeper(zygote, home: Path, mark: str) -> int:
     await kc.execute_interactive(DETACH_SLEEP.replace(MARK, mark), timeout=30)
     kc.stop_channels()
     return km.provisioner.process.pid
+
+
+@contextlib.asynccontextmanager
+async def kernel_with_value(code: str, limits: Execution):
+    """A warm kernel started, `code` run in it: (the kernel, the repr of its last value);
+    the kernel closed on the way out."""
+    kernel = SandboxedKernel(notebook([]), limits)
+    try:
+        await kernel.start()
+        result = await kernel.execute(code, timeout=10)
+        assert result.value_text and not result.error, result
+        yield kernel, result.value_text
+    finally:
+        await kernel.close()
