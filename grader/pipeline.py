@@ -27,6 +27,7 @@ from grader.probe.session import ProbeSession
 from grader.results import QuestionResult, SubmissionResult
 from grader.rubric.model import Question, Rubric
 from grader.sandbox.client import KernelStartError, SandboxedKernel
+from grader.sandbox.plan import SandboxPlan, decide_plan
 from grader.submissions import Submission, read_notebook
 
 
@@ -89,16 +90,24 @@ async def _timed_close(kernel: SandboxedKernel) -> float:
     return time.perf_counter() - started
 
 
+def sandbox_plan(rubric: Rubric, cfg: Config, hide: tuple[Path, ...] = ()) -> SandboxPlan:
+    """The sandbox of a run's kernels, decided once (the batch, `grader validate`): CUDA where
+    the grader has it and the rubric or config asks for CUDA cases; `hide` as `grade_notebook`'s."""
+    wants_cuda = grader_has_cuda() and "cuda" in (rubric.defaults.devices or cfg.devices)
+    return decide_plan(cfg.execution, hidden_paths(cfg, hide), cuda=wants_cuda)
+
+
 async def grade_notebook(sub: Submission, rubric: Rubric, cfg: Config, *,
                          public_only: bool = False, hide: tuple[Path, ...] = (),
                          closing: set[asyncio.Task] | None = None,
-                         prerun: Prerun | None = None) -> SubmissionResult:
+                         prerun: Prerun | None = None, plan: SandboxPlan | None = None) -> SubmissionResult:
     """Grade one submission; never raises for anything the student did.
     `hide`: more folders the kernel must not see (the batch's output folder).
     `closing`: where to leave the kernel's shutdown running once the result is known
     (the batch awaits them, and its next kernel starts meanwhile); None: wait for it here.
     `prerun`: this submission's kernel, already started with its notebook running
-    (`grader.prerun.start`, what `grader check` does while this process imports torch)."""
+    (`grader.prerun.start`, what `grader check` does while this process imports torch).
+    `plan`: the run's sandbox (`sandbox_plan`, made with the same `hide`); None: decided here."""
     if prerun is not None:
         return await _grade_valid(sub, prerun.kernel.nb, rubric, cfg, public_only, (), closing, prerun)
     try:
@@ -106,16 +115,16 @@ async def grade_notebook(sub: Submission, rubric: Rubric, cfg: Config, *,
     except InputError as exc:
         return submission_result(sub, rubric, "invalid", message=str(exc), public_only=public_only,
                        questions=[not_run(q, "the notebook could not be read") for q in rubric.questions])
-    return await _grade_valid(sub, nb, rubric, cfg, public_only, hidden_paths(cfg, hide), closing)
+    return await _grade_valid(sub, nb, rubric, cfg, public_only, hide, closing, plan=plan)
 
 
 async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubric, cfg: Config,
                        public_only: bool, hide: tuple[Path, ...],
-                       closing: set[asyncio.Task] | None, prerun: Prerun | None = None) -> SubmissionResult:
+                       closing: set[asyncio.Task] | None, prerun: Prerun | None = None,
+                       plan: SandboxPlan | None = None) -> SubmissionResult:
     if prerun is None:
         clear_outputs(nb)       # the outputs saved in the file are the student's: show only this run's
-        wants_cuda = grader_has_cuda() and "cuda" in (rubric.defaults.devices or cfg.devices)
-        kernel = SandboxedKernel(nb, cfg.execution, cuda=wants_cuda, hide=hide)
+        kernel = SandboxedKernel(nb, cfg.execution, plan=plan or sandbox_plan(rubric, cfg, hide))
     else:
         kernel = prerun.kernel
     done: list[QuestionResult] = []

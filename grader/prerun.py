@@ -27,6 +27,7 @@ import nbformat
 from grader.config import Config
 from grader.rubric.model import Rubric
 from grader.sandbox.client import ExecutionLog, SandboxedKernel
+from grader.sandbox.plan import decide_plan
 from grader.submissions import Submission, read_notebook
 
 if t.TYPE_CHECKING:
@@ -81,7 +82,8 @@ def start(sub: Submission, rubric: Rubric, cfg: Config, hide: tuple[Path, ...] =
     except Exception:  # noqa: BLE001 - the pipeline reads it again and reports the problem
         return None
     clear_outputs(nb)
-    kernel = SandboxedKernel(nb, cfg.execution, cuda=False, hide=hidden_paths(cfg, hide))
+    # `grader check`'s one kernel: its plan is the run's
+    kernel = SandboxedKernel(nb, cfg.execution, plan=decide_plan(cfg.execution, hidden_paths(cfg, hide), cuda=False))
     ran = asyncio.ensure_future(kernel.run_notebook())
 
     async def install() -> tuple[ProbeSession, bool]:     # the probe asks nothing of the grader's side

@@ -22,10 +22,11 @@ import nbformat
 
 from grader.config import Config
 from grader.errors import InputError
-from grader.pipeline import grade_notebook
+from grader.pipeline import grade_notebook, sandbox_plan
 from grader.results import SubmissionResult
 from grader.rubric.model import Rubric
 from grader.sandbox import cgroup
+from grader.sandbox.plan import SandboxPlan
 from grader.submissions import Submission
 
 Grade = t.Callable[[Submission], t.Awaitable[SubmissionResult]]
@@ -38,6 +39,8 @@ class LocalExecutor:
         self.rubric, self.cfg, self.public_only = rubric, cfg, public_only
         self.hide = hide     # folders the kernels must not see (the batch's output)
         self.gate = asyncio.Semaphore(max(1, workers))
+        # the batch's sandbox, decided once, at the first kernel (`pipeline.sandbox_plan`)
+        self.plan: SandboxPlan | None = None
         self.closing: set[asyncio.Task] = _Closing(closes)    # kernels shutting down after their result
 
     async def __aenter__(self) -> "LocalExecutor":
@@ -50,8 +53,10 @@ class LocalExecutor:
 
     async def grade(self, sub: Submission) -> SubmissionResult:
         async with self.gate:   # a worker is free as soon as the result is known
+            if self.plan is None:
+                self.plan = sandbox_plan(self.rubric, self.cfg, self.hide)
             return await grade_notebook(sub, self.rubric, self.cfg, public_only=self.public_only,
-                                        hide=self.hide, closing=self.closing)
+                                        hide=self.hide, closing=self.closing, plan=self.plan)
 
 
 class _Closing(set):
@@ -79,6 +84,7 @@ def grade_on_worker(sub: Submission, notebook: bytes, rubric: Rubric, cfg: Confi
         local = Path(tmp) / Path(sub.path).name
         local.write_bytes(notebook)
         moved = dataclasses.replace(sub, path=local)
+        # no plan from the scheduler: the worker's machine decides its own sandbox (`sandbox_plan`)
         result = asyncio.run(grade_notebook(moved, rubric, cfg, public_only=public_only, hide=hide))
     # the result names the notebook as the instructor gave it, not the worker's copy
     result = result.model_copy(update={"source": str(sub.path)})

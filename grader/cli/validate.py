@@ -17,8 +17,9 @@ from grader.submissions import discover
 
 
 async def _self_test(cfg: Config, name: str, gate: asyncio.Semaphore) -> list[tuple[str, str, bool, str]]:
-    from grader.pipeline import grade_notebook      # torch: imported once there is work
+    from grader.pipeline import grade_notebook, sandbox_plan      # torch: imported once there is work
     rubric = load_rubric(cfg.path("rubrics") / f"{name}.yaml")
+    plan = None     # the assignment's sandbox, decided at its first kernel
     rows = [(name, "rubric loads", True, f"{len(rubric.questions)} questions, {rubric.max_score:g} points")]
     for label, folder, want_full in (("solution = full marks", "solutions", True),
                                      ("blank = zero", "assignments", False)):
@@ -27,7 +28,8 @@ async def _self_test(cfg: Config, name: str, gate: asyncio.Semaphore) -> list[tu
             rows.append((name, label, False, f"missing {path}"))
             continue
         async with gate:   # no more kernels at once than workers
-            result = await grade_notebook(discover([path])[0], rubric, cfg)
+            plan = plan or sandbox_plan(rubric, cfg)
+            result = await grade_notebook(discover([path])[0], rubric, cfg, plan=plan)
         ok = result.status == "graded" and (result.score == rubric.max_score if want_full else result.score == 0)
         detail = f"{result.score:g} / {result.max_score:g}"
         bad = [q for q in result.questions if (q.status != "passed") == want_full]

@@ -15,8 +15,6 @@ The kernel spec, the output cap and the records a run gives back are in
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -32,10 +30,12 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from grader.config import Execution
-from grader.sandbox import bwrap, cgroup, levels
+from grader.sandbox import cgroup
 from grader.sandbox import warm as warm_kernels
 from grader.sandbox.levels import network_isolation_available  # noqa: F401 - re-exported
 from grader.sandbox.launcher import kill_tree
+from grader.sandbox.plan import ENV as SANDBOX_ENV
+from grader.sandbox.plan import SandboxPlan, decide_plan, sandbox_json
 # What a run gives back, and the kernel spec and notebook client it uses; ExecutionLog
 # and KERNEL_OPTIONS are imported from here too (the batch, the tests).
 from grader.sandbox.notebook_client import (FLOOD_GRACE_S, KERNEL_OPTIONS, LAUNCHER,  # noqa: F401
@@ -49,33 +49,23 @@ class KernelStartError(RuntimeError):
     pass
 
 
-def _grader_checkout() -> tuple[Path, ...]:
-    """The folder holding the grader package where it is not an installed package (an
-    editable install, a checkout on the path): it may hold a course (the bundled rubrics and
-    solutions) even when the config names another. At the ``uid`` level the kernel could
-    otherwise find it through `import grader`."""
-    here = Path(__file__).resolve().parents[2]
-    roots = [Path(os.path.realpath(p)) for p in bwrap.python_roots()]
-    return () if any(here == r or r in here.parents for r in roots) else (here,)
-
-
 class SandboxedKernel:
     """A kernel for one submission: run its notebook, then answer probe calls."""
 
     def __init__(self, nb: nbformat.NotebookNode, limits: Execution, *, cuda: bool = False,
-                 warm: bool | None = None, hide: tuple[Path, ...] = ()):
-        """`hide`: folders (or files) the kernel must not see at the bwrap level, e.g. the
-        course's rubrics and solutions and the batch's output folder."""
+                 warm: bool | None = None, hide: tuple[Path, ...] = (), plan: SandboxPlan | None = None):
+        """`plan`: the run's sandbox (`plan.decide_plan`, made once by the batch, `grader check`,
+        `grader validate`); without one it is decided here from `limits`, `cuda`, `warm` and
+        `hide` (folders or files the kernel must not see at the bwrap and uid levels, e.g. the
+        course's rubrics and solutions and the batch's output folder)."""
+        if plan is None:
+            plan = decide_plan(limits, hide, warm=warm, cuda=cuda)
+        self.plan = plan
         self.nb = nb
         self.limits = limits
-        self.cuda = cuda
-        self.hide = tuple(Path(p) for p in hide)
-        # warm kernels are forked from a process that already imported torch
-        # (grader/sandbox/zygote.py); CUDA stays on fresh kernels until checked on a GPU.
-        # Where the zygote cannot run in bubblewrap (`levels.warm_bwrap_status`), a config that
-        # names the bwrap level gets fresh kernels, `auto` gets warm ones at a lower level.
-        self.warm = ((limits.kernel == "warm" if warm is None else warm) and not cuda
-                     and (limits.sandbox != "bwrap" or levels.warm_bwrap_status()[0]))
+        self.cuda = plan.cuda
+        self.hide = plan.hide
+        self.warm = plan.warm
         self.log = ExecutionLog()
         self._skip: dict[int, CellIssue] = {}
         self._free_restarts = 0
@@ -88,46 +78,20 @@ class SandboxedKernel:
         self._client: CappedClient | None = None
         self._cgroup: cgroup.KernelCgroup | None = None
         self._cgroup_tried = False
-        self._level_error = ""
-        try:
-            level, why = levels.decide(limits.sandbox, warm=self.warm)
-        except levels.LevelUnavailable as exc:
-            level, why, self._level_error = "limits", str(exc), str(exc)
-        if level == "netns" and limits.network == "allow":
-            level, why = "limits", "netns with execution.network: allow"    # nothing of netns would run
-        self.level = level
-        isolated = limits.network == "isolate" and level in ("bwrap", "uid", "netns")
-        self._network = "isolate" if isolated and level != "bwrap" else "allow"
-        self.log.network = "isolated" if isolated else "allowed"
-        self.log.level, self.log.why = level, why
+        self._level_error = plan.error
+        self.level = plan.level     # this kernel's: a warm one may get less (`_level_that_ran`)
+        self.log.network = "isolated" if plan.isolated else "allowed"
+        self.log.level, self.log.why = plan.level, plan.why
 
     # -- lifecycle ---------------------------------------------------------
-    def _sandbox(self) -> dict:
+    def _sandbox(self) -> str:
         """What `launcher.py` (or the zygote's child) applies before the kernel starts."""
-        sandbox = {"memory_mb": self.limits.memory_mb, "cpu_seconds": self.limits.cpu_seconds,
-                   "file_size_mb": self.limits.file_size_mb, "network": self._network,
-                   "workdir": str(self.workdir), "cuda": self.cuda,
-                   "max_processes": self.limits.max_processes, "memory": self.log.memory}
-        if self._cgroup is not None:
-            sandbox["cgroups"] = [str(d) for d in self._cgroup.dirs]
-        if self.level == "uid":     # what `launcher.enter_own_user` hides, keeps and hands over
-            sandbox["uid"] = {"hide": [str(p) for p in (*self.hide, *_grader_checkout())], "own": str(self._root),
-                              "keep": [str(p) for p in bwrap.python_roots()],
-                              "tmp_mb": 4 * self.limits.file_size_mb}
-        if self.level == "bwrap":
-            sandbox["bwrap"] = {"exe": bwrap.executable(), "options": bwrap.options(
-                workdir=self.workdir, runtime=self._runtime, launcher=LAUNCHER, hide=self.hide,
-                network=self.limits.network == "allow", cuda=self.cuda,
-                tmp_mb=4 * self.limits.file_size_mb),
-                # what a warm kernel's zygote in bubblewrap needs (warm.ZygoteSandbox.from_spec)
-                "hide": [str(p) for p in self.hide], "network": self.limits.network == "allow",
-                "tmp_mb": 4 * self.limits.file_size_mb,
-                # what a kernel manager that cannot run bwrap (a warm one) applies instead
-                "network_without": "isolate" if self._netns_possible() else "allow"}
-        return sandbox
+        return sandbox_json(self.plan, level=self.level, root=self._root, workdir=self.workdir,
+                            runtime=self._runtime, cgroups=self._cgroup.dirs if self._cgroup else None,
+                            memory=self.log.memory)
 
     def _netns_possible(self) -> bool:
-        return self.limits.network == "isolate" and network_isolation_available()
+        return self.plan.netns_possible()
 
     def _level_that_ran(self, km) -> None:
         """A warm kernel whose zygote runs outside bubblewrap got `network_without`:
@@ -160,7 +124,7 @@ class SandboxedKernel:
         # fixed part is the warm parent's, so fresh and warm kernels see the same variables.
         return warm_kernels.zygote_env(self.limits.torch_threads) | {
             "HOME": str(self.workdir), "TMPDIR": str(tmp), "IPYTHONDIR": str(self._runtime / "ipython"),
-            "GRADER_SANDBOX": json.dumps(sandbox),
+            SANDBOX_ENV: sandbox,
         }
 
     async def start(self) -> None:

@@ -61,7 +61,6 @@ directory, TMPDIR, IPYTHONDIR, RNG seeds and thread count are per kernel.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import uuid
@@ -77,6 +76,7 @@ from traitlets import Any as AnyTrait
 from traitlets import Bool, DottedObjectName, Type, Unicode
 
 from grader.sandbox import levels
+from grader.sandbox.plan import read_sandbox
 # The public face of warm kernels, used as `warm.X` by the CLI, the client and the tests.
 from grader.sandbox.warm_env import WarmUnavailable, ZygoteSandbox, kernels_dir, zygote_env  # noqa: F401
 from grader.sandbox.warm_shared import (leave_without_waiting, prestart, sandbox_for,  # noqa: F401
@@ -125,7 +125,7 @@ class WarmProvisioner(LocalProvisioner):
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
         env = dict(kwargs.get("env") or {})
-        sandbox = json.loads(env.pop("GRADER_SANDBOX")) if "GRADER_SANDBOX" in env else None
+        sandbox = read_sandbox(env)     # `plan.sandbox_json`'s, for the zygote's child
         spec = sandbox.pop("bwrap") if sandbox and "bwrap" in sandbox else None
         env.pop("JPY_PARENT_PID", None)     # the kernel's parent is its init, not the grader
         cwd = kwargs.get("cwd")
