@@ -389,3 +389,25 @@ def test_uid_level_hides_the_course_and_the_output(uid_batches, kernel):
     assert seen["signal_grader"] == "PermissionError", seen
     assert not seen["out_in_proc"], seen       # /proc shows the kernel's own processes only
     assert r.score == FULL - 1 and by_question(r)["grad_inner"].status == "error", r.score
+
+
+def test_a_batch_decides_its_sandbox_once_and_every_kernel_gets_that_plan(tmp_path, monkeypatch):
+    """One decision per run (`sandbox.plan`), not one probe per kernel: three notebooks, two
+    workers, `levels.decide` asked once, every result recording the level and reason decided."""
+    from grader.sandbox import plan as plan_mod
+    asked: list[tuple[str, bool]] = []
+    real = levels.decide
+
+    def counted(requested: str, *, warm: bool = False):
+        asked.append((requested, warm))
+        return real(requested, warm=warm)
+    monkeypatch.setattr(levels, "decide", counted)
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("a", "b", "c"):
+        (subs / f"{name}.ipynb").write_bytes(SOLUTION.read_bytes())
+    results = grade([subs], tmp_path / "out", cfg=config(kernel="fresh"), workers=2)
+    assert len(asked) == 1, f"the sandbox was decided {len(asked)} times: {asked}"
+    decided = plan_mod.decide_plan(config().execution, warm=False)
+    assert {(r.sandbox["level"], r.sandbox["why"]) for r in results.values()} == {(decided.level, decided.why)}
+    assert all(r.score == r.max_score for r in results.values())
