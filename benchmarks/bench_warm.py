@@ -38,7 +38,7 @@ import nbformat  # noqa: E402
 import grader.sandbox.client as client_mod  # noqa: E402
 from benchmarks.bench_grade import grade_copies, import_torch_times  # noqa: E402
 from grader.config import Execution, load_config  # noqa: E402
-from grader.sandbox import warm  # noqa: E402
+from grader.sandbox import warm, warm_shared, zygote_handle  # noqa: E402
 from grader.sandbox.client import SandboxedKernel  # noqa: E402
 
 CELLS = [
@@ -73,7 +73,7 @@ async def one_notebook(limits: Execution) -> dict[str, float]:
             "compute": compute, "overhead": t3 - t0 - compute}
 
 
-def use(mode: str, zygote: warm.ZygoteHandle | None) -> None:
+def use(mode: str, zygote: zygote_handle.ZygoteHandle | None) -> None:
     """mode: "fresh" (launcher.py), "warm" (the forked child is the kernel) or
     "warm-init" (a subreaper init above the kernel, as launcher.py)."""
     if mode == "fresh":
@@ -114,7 +114,7 @@ def main() -> None:
     limits = load_config(ROOT / "config.yaml").execution
 
     t = time.perf_counter()
-    zygote = warm.ZygoteHandle(threads=limits.torch_threads, sandbox=warm.sandbox_for(limits)).start()
+    zygote = zygote_handle.ZygoteHandle(threads=limits.torch_threads, sandbox=warm_shared.sandbox_for(limits)).start()
     zygote_s = time.perf_counter() - t
     try:
         # Interleave the measurements so that a change of machine load hits all of them.

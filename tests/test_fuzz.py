@@ -67,7 +67,7 @@ def cli(work: Path, *args: str | Path) -> tuple[int, str, list[str]]:
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock.patch.object(sys, "argv", ["grader", *map(str, args)]))
         stack.enter_context(mock.patch.object(tempfile, "tempdir", str(crash_dir)))
-        stack.enter_context(mock.patch("grader.sandbox.warm.prestart"))   # `kernel: warm` configs
+        stack.enter_context(mock.patch("grader.sandbox.warm_shared.prestart"))   # `kernel: warm` configs
         stack.enter_context(contextlib.redirect_stdout(out))
         stack.enter_context(contextlib.redirect_stderr(err))
         caught = stack.enter_context(warnings.catch_warnings(record=True))

@@ -33,7 +33,7 @@ import pytest
 
 from grader.cli import main as cli_main
 from grader.reports import markdown
-from grader.sandbox import bwrap, cgroup, levels, warm
+from grader.sandbox import bwrap, cgroup, levels, warm, warm_env, warm_shared, zygote_handle
 from helpers import ROOT, SOLUTION, by_question, config, grade, notebook_with, tagged_pids, write
 
 pytestmark = pytest.mark.skipif(not bwrap.probe()[0], reason=f"bubblewrap cannot run here: {bwrap.probe()[1]}")
@@ -199,7 +199,7 @@ def test_warm_kernel_at_bwrap_sees_what_a_fresh_one_sees(batches):
     # no PID namespace: the grader is out of reach, and so are the other kernels' folders; on the
     # zygote's own /proc (Linux 5.8 on) no other process is even listed
     assert seen["signal_grader"] == seen["list_kernels"] == "PermissionError", seen
-    if warm.shared_zygote(1, warm.sandbox_for(config(sandbox="auto").execution)).info.get("private_proc"):
+    if warm_shared.shared_zygote(1, warm_shared.sandbox_for(config(sandbox="auto").execution)).info.get("private_proc"):
         assert not seen["out_in_proc"] and seen["bwrap_is_pid1"] == "FileNotFoundError", seen
     assert seen["cgroup"] == bool(cgroup.available()), seen
     assert r.score == FULL - 1 and by_question(r)["grad_inner"].status == "error", r.score
@@ -281,8 +281,8 @@ def test_a_zygote_outside_bubblewrap_never_claims_bwrap(monkeypatch):
 
     import grader.sandbox.client as client_mod
     try:
-        zygote = warm.ZygoteHandle(threads=1).start()
-    except warm.WarmUnavailable as exc:
+        zygote = zygote_handle.ZygoteHandle(threads=1).start()
+    except warm_env.WarmUnavailable as exc:
         pytest.skip(f"warm kernels unavailable here: {exc}")
     monkeypatch.setattr(client_mod, "AsyncKernelManager", functools.partial(warm.WarmKernelManager, zygote=zygote))
     cell = f"import os\nos.path.isdir({str(ROOT / 'solutions')!r})"

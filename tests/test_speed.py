@@ -221,8 +221,8 @@ def test_a_warm_kernel_takes_the_prebuilt_shell_as_its_own():
     the shell was built with."""
     import nbformat
 
-    from grader.sandbox import client, zygote
-    assert tuple(client.KERNEL_OPTIONS) == zygote.PREBUILT_OPTIONS
+    from grader.sandbox import client, notebook_client, zygote
+    assert tuple(notebook_client.KERNEL_OPTIONS) == zygote.PREBUILT_OPTIONS
     seen = []
 
     async def go():

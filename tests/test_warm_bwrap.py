@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader.config import Execution
-from grader.sandbox import warm
+from grader.sandbox import warm_env, warm_shared, zygote_handle
 from grader.sandbox.client import SandboxedKernel
 from helpers import wait_until
 from warm_helpers import (MARK, SEMANTICS_CELLS, check_semantics, marked_processes, notebook, run,
@@ -51,7 +51,7 @@ def test_warm_kernel_in_bubblewrap_keeps_jupyter_semantics_and_gets_its_own_uid(
 def test_warm_kernels_in_bubblewrap_cannot_reach_one_another():
     """Kernel A tries kernel B's process, folders and connection file, and the zygote's memory."""
     needs_bwrap_zygote()
-    zygote = warm.shared_zygote(1, warm.sandbox_for(BWRAP_LIMITS))
+    zygote = warm_shared.shared_zygote(1, warm_shared.sandbox_for(BWRAP_LIMITS))
 
     async def go():
         b = SandboxedKernel(notebook([]), BWRAP_LIMITS)
@@ -86,7 +86,7 @@ def attempt(action):
 
 def test_a_warm_kernel_in_bubblewrap_sees_only_its_own_processes():
     needs_bwrap_zygote()
-    zygote = warm.shared_zygote(1, warm.sandbox_for(BWRAP_LIMITS))
+    zygote = warm_shared.shared_zygote(1, warm_shared.sandbox_for(BWRAP_LIMITS))
     if not zygote.info.get("private_proc"):
         pytest.skip("proc has no per-mount options here (Linux < 5.8): warm kernels see every process")
     code = """\
@@ -114,9 +114,9 @@ child.kill()
 
 def test_zygote_in_bubblewrap_dies_with_the_grader_and_takes_its_kernels():
     needs_bwrap_zygote()
-    z = warm.ZygoteHandle(sandbox=warm.ZygoteSandbox()).start()
+    z = zygote_handle.ZygoteHandle(sandbox=warm_env.ZygoteSandbox()).start()
     mark = f"{MARK}-bwrap-grader-dies"
-    home = Path(tempfile.mkdtemp(dir=warm.kernels_dir()))
+    home = Path(tempfile.mkdtemp(dir=warm_env.kernels_dir()))
 
     try:
         kernel = run(start_detached_sleeper(z, home, mark))

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 import grader.sandbox.client as client_mod
-from grader.sandbox import warm, warm_shared
+from grader.sandbox import warm, warm_env, warm_shared, zygote_handle
 from grader.sandbox.client import SandboxedKernel
 from warm_helpers import LIMITS, notebook, run
 
@@ -16,15 +16,15 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="wa
 
 
 def test_unavailable_zygote_says_why(monkeypatch):
-    with pytest.raises(warm.WarmUnavailable, match="no_such_module_for_the_zygote"):
-        warm.ZygoteHandle(preload=("no_such_module_for_the_zygote",)).start()
+    with pytest.raises(warm_env.WarmUnavailable, match="no_such_module_for_the_zygote"):
+        zygote_handle.ZygoteHandle(preload=("no_such_module_for_the_zygote",)).start()
     monkeypatch.setattr(sys, "platform", "darwin")
-    with pytest.raises(warm.WarmUnavailable, match="Linux"):
-        warm.ZygoteHandle().start()
+    with pytest.raises(warm_env.WarmUnavailable, match="Linux"):
+        zygote_handle.ZygoteHandle().start()
 
 
 def test_without_a_zygote_the_warm_manager_falls_back_to_a_fresh_kernel(monkeypatch):
-    broken = warm.ZygoteHandle(python="/nonexistent/python3")
+    broken = zygote_handle.ZygoteHandle(python="/nonexistent/python3")
     monkeypatch.setattr(client_mod, "AsyncKernelManager",
                         functools.partial(warm.WarmKernelManager, zygote=broken))
 
@@ -38,7 +38,7 @@ def test_without_a_zygote_the_warm_manager_falls_back_to_a_fresh_kernel(monkeypa
         finally:
             await kernel.close()
     run(go())
-    with pytest.raises(warm.WarmUnavailable, match="cannot start the zygote"):
+    with pytest.raises(warm_env.WarmUnavailable, match="cannot start the zygote"):
         broken.start()
 
 
@@ -47,13 +47,13 @@ def test_a_failed_shared_zygote_is_not_retried_for_every_kernel(monkeypatch):
 
     def cannot_start(self):
         calls.append(self)
-        raise warm.WarmUnavailable("not here")
-    monkeypatch.setattr(warm.ZygoteHandle, "start", cannot_start)
+        raise warm_env.WarmUnavailable("not here")
+    monkeypatch.setattr(zygote_handle.ZygoteHandle, "start", cannot_start)
     monkeypatch.setattr(warm_shared, "_shared", {})
     monkeypatch.setattr(warm_shared, "_failed", {})
-    assert warm.warm_available(threads=3) == (False, "not here")
-    with pytest.raises(warm.WarmUnavailable, match="not here"):
-        warm.shared_zygote(threads=3)
+    assert warm_shared.warm_available(threads=3) == (False, "not here")
+    with pytest.raises(warm_env.WarmUnavailable, match="not here"):
+        warm_shared.shared_zygote(threads=3)
     assert len(calls) == 1
 
 

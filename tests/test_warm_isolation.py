@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from grader.sandbox.client import network_isolation_available
+from grader.sandbox.levels import network_isolation_available
 from warm_helpers import (IPYTHON_SETS, LIMITS, SECRET_NAME, SECRET_VALUE, kernel_pid, kernel_with_value,
                           memory_contains, run)
 from warm_helpers import warm_kernels, zygote  # noqa: F401 - fixtures

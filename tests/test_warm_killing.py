@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from grader.config import Execution
-from grader.sandbox import warm
+from grader.sandbox import warm, zygote_handle
 from grader.sandbox.client import SandboxedKernel
 from helpers import wait_until
 from warm_helpers import (DETACH_SLEEP, LIMITS, MARK, gone_or_zombie, kernel_pid, marked_processes,
@@ -152,7 +152,7 @@ def test_zygote_survives_and_serves_the_next_request(warm_kernels):
 
 def test_zygote_dies_with_the_grader_and_takes_its_kernels(tmp_path):
     """The zygote exits when its stdin (a pipe from the grader) closes, killing every kernel."""
-    z = warm.ZygoteHandle().start()
+    z = zygote_handle.ZygoteHandle().start()
     mark = f"{MARK}-grader-dies"
 
     try:
@@ -169,7 +169,7 @@ def test_zygote_dies_with_the_grader_and_takes_its_kernels(tmp_path):
 
 
 def test_a_killed_zygote_takes_its_kernels_and_is_restarted(tmp_path):
-    z = warm.ZygoteHandle().start()
+    z = zygote_handle.ZygoteHandle().start()
     first = z.pid
 
     async def go():

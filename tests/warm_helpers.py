@@ -22,7 +22,7 @@ import pytest
 
 import grader.sandbox.client as client_mod
 from grader.config import Execution
-from grader.sandbox import warm
+from grader.sandbox import warm, warm_env, zygote_handle
 from grader.sandbox.client import SandboxedKernel
 from helpers import tagged_pids
 
@@ -46,7 +46,7 @@ SEMANTICS_CELLS = [
     "import os\nos.getcwd()",
     # 5: IPython's files follow this kernel's IPYTHONDIR, not the zygote's
     "str(get_ipython().history_manager.hist_file)",
-    # 6: no history database (client.KERNEL_OPTIONS), yet _, In and Out as usual
+    # 6: no history database (notebook_client.KERNEL_OPTIONS), yet _, In and Out as usual
     "(_.rsplit('/', 1)[-1], In[1].split()[:2], sorted(Out)[:1], get_ipython().history_manager.enabled)",
 ]
 
@@ -60,8 +60,8 @@ def zygote(request):
     # none of it may reach a kernel (environment, /proc, or memory).
     os.environ[SECRET_NAME] = SECRET_VALUE
     try:
-        z = warm.ZygoteHandle(threads=1, layout=request.param).start()
-    except warm.WarmUnavailable as exc:
+        z = zygote_handle.ZygoteHandle(threads=1, layout=request.param).start()
+    except warm_env.WarmUnavailable as exc:
         pytest.skip(f"warm kernels unavailable here: {exc}")
     yield z
     z.stop()

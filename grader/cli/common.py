@@ -70,8 +70,8 @@ def prestart_kernels(cfg: Config, *, plotting: bool = True) -> None:
         import threading
 
         from grader.sandbox import levels
-        from grader.sandbox import warm as warm_kernels
-        warm_kernels.prestart(cfg.execution.torch_threads, warm_kernels.sandbox_for(cfg.execution),
+        from grader.sandbox import warm_shared
+        warm_shared.prestart(cfg.execution.torch_threads, warm_shared.sandbox_for(cfg.execution),
                               plotting=plotting)
         if cfg.execution.network == "isolate":
             threading.Thread(target=levels.network_isolation_available, name="grader-netns-probe",

@@ -30,16 +30,13 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from grader.config import Execution
-from grader.sandbox import cgroup
+from grader.sandbox import cgroup, warm_env
 from grader.sandbox import warm as warm_kernels
-from grader.sandbox.levels import network_isolation_available  # noqa: F401 - re-exported
 from grader.sandbox.launcher import kill_tree
 from grader.sandbox.plan import ENV as SANDBOX_ENV
 from grader.sandbox.plan import SandboxPlan, decide_plan, sandbox_json
-# What a run gives back, and the kernel spec and notebook client it uses; ExecutionLog
-# and KERNEL_OPTIONS are imported from here too (the batch, the tests).
-from grader.sandbox.notebook_client import (FLOOD_GRACE_S, KERNEL_OPTIONS, LAUNCHER,  # noqa: F401
-                                            CappedClient, CellIssue, ExecResult, ExecutionLog, SandboxSpecs)
+from grader.sandbox.notebook_client import (FLOOD_GRACE_S, CappedClient, CellIssue, ExecResult, ExecutionLog,
+                                            SandboxSpecs)
 from grader.submissions.check_cells import is_check_cell
 
 TIMEOUT_ENAME = "CellTimeoutError"
@@ -70,7 +67,7 @@ class SandboxedKernel:
         self._skip: dict[int, CellIssue] = {}
         self._free_restarts = 0
         # where a zygote in bubblewrap can see them, should a warm kernel manager start this kernel
-        self._root = Path(tempfile.mkdtemp(prefix="grader-", dir=warm_kernels.kernels_dir()))
+        self._root = Path(tempfile.mkdtemp(prefix="grader-", dir=warm_env.kernels_dir()))
         self.workdir = self._root / "work"           # the student's cwd and HOME
         self._runtime = self._root / "rt"            # connection file, ipc sockets
         self.workdir.mkdir()
@@ -122,7 +119,7 @@ class SandboxedKernel:
         tmp.mkdir(exist_ok=True)
         # A clean environment: nothing of the grader's (tokens, paths) reaches the kernel; the
         # fixed part is the warm parent's, so fresh and warm kernels see the same variables.
-        return warm_kernels.zygote_env(self.limits.torch_threads) | {
+        return warm_env.zygote_env(self.limits.torch_threads) | {
             "HOME": str(self.workdir), "TMPDIR": str(tmp), "IPYTHONDIR": str(self._runtime / "ipython"),
             SANDBOX_ENV: sandbox,
         }

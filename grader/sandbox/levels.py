@@ -42,6 +42,8 @@ import tempfile
 import typing as t
 from pathlib import Path
 
+from grader.errors import InputError
+
 Level = t.Literal["bwrap", "uid", "netns", "limits"]
 LEVELS: tuple[Level, ...] = ("bwrap", "uid", "netns", "limits")    # strongest first
 #: levels at which a kernel can read the course's files: graded at only when named
@@ -192,6 +194,5 @@ def check_config(requested: str, path: Path | str) -> None:
         return
     ok, why = available(requested)
     if not ok:
-        from grader.errors import InputError
         raise InputError(path, f"sandbox level '{requested}' does not run on this machine ({why}); "
                          "use 'auto' to take the best level available", key="execution.sandbox")

@@ -77,11 +77,8 @@ from traitlets import Bool, DottedObjectName, Type, Unicode
 
 from grader.sandbox import levels
 from grader.sandbox.plan import read_sandbox
-# The public face of warm kernels, used as `warm.X` by the CLI, the client and the tests.
-from grader.sandbox.warm_env import WarmUnavailable, ZygoteSandbox, kernels_dir, zygote_env  # noqa: F401
-from grader.sandbox.warm_shared import (leave_without_waiting, prestart, sandbox_for,  # noqa: F401
-                                        shared_zygote, warm_available)
-from grader.sandbox.zygote_handle import ZygoteHandle  # noqa: F401
+from grader.sandbox.warm_env import WarmUnavailable, ZygoteSandbox, kernels_dir
+from grader.sandbox.warm_shared import shared_zygote
 
 RECONNECT_IVL_MS = 5
 
