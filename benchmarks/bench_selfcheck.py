@@ -5,7 +5,7 @@
 For each assignment, a fresh Python process plays the student's session: an
 IPython shell runs every code cell of the solution notebook, then
 a cell `import grader; grader.init(NAME); grader.check(first question)` (the
-first-call time: the course's config and rubric, torch.func's first call, the
+first-call time: the course's config and rubric, torch autograd's first call, the
 probe), then a cell `grader.check(q)` `--repeat` times for every question (the
 per-question time is the median of the repeats, against the goal; that question's
 own first check, which computes its references, and the worst repeat are shown too). Each question must answer in 0.3 s.

@@ -102,7 +102,7 @@ async def _checked(sub: Submission, rubric: Rubric, selected: Rubric, path: Path
 
 def _trusted_side(rubric: Rubric, selected: Rubric, path: Path, cfg: Config):
     """What grading needs of this process, made ready: torch, the rubric's semantic check,
-    the first reference (torch.func's lazy imports), the selected questions' cases and
+    the first reference (torch autograd's lazy imports), the selected questions' cases and
     expected results; the pipeline's entry point."""
     from grader.checks.context import grader_has_cuda
     from grader.pipeline import grade_notebook, warm_questions, warm_references

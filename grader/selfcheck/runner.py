@@ -3,7 +3,7 @@
 The first check loads the course's config and the rubric (whose loader
 evaluates every expression), prepares every question (its public cases, its
 encoded calls, the graph questions' references), builds the probe and pays
-torch.func's first call; later checks reuse all of it. A rubric or config is
+torch autograd's first call; later checks reuse all of it. A rubric or config is
 read again only when its file changed; the check kinds cache per question
 object (`checks/memo.py`), so keeping the same `Rubric` object keeps their caches.
 
