@@ -120,7 +120,8 @@ def assert_output_holds(level: str, run) -> None:
     logged = log.result_hashes(log.read(run.out))
     assert run.first[VICTIM].score == run.second[VICTIM].score == full
     assert logged[VICTIM] == log.digest(victim_on_disk), "the victim's result is not the one the grader wrote"
-    assert run.first["tamper_output"].score == full      # its honest part: the whole solution
+    tamper = run.first["tamper_output"]
+    assert tamper.score == full, [(q.id, q.status, q.feedback) for q in tamper.questions if q.score < q.max_score]
     late = run.second[LATE]
     assert late.score == full and late.status == "graded", (late.score, late.message)
     changed = f"{VICTIM}: {VICTIM}.json was changed during the batch by another hand; written again"
