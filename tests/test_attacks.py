@@ -118,7 +118,9 @@ def assert_output_holds(level: str, run) -> None:
     full = run.rubric.max_score
     victim_on_disk = (run.out / "results" / f"{VICTIM}.json").read_bytes()
     logged = log.result_hashes(log.read(run.out))
-    assert run.first[VICTIM].score == run.second[VICTIM].score == full
+    for result in (run.first[VICTIM], run.second[VICTIM]):
+        assert result.score == full, (result.message, [(q.id, q.status, q.feedback) for q in result.questions
+                                                       if q.score < q.max_score])
     assert logged[VICTIM] == log.digest(victim_on_disk), "the victim's result is not the one the grader wrote"
     tamper = run.first["tamper_output"]
     assert tamper.score == full, [(q.id, q.status, q.feedback) for q in tamper.questions if q.score < q.max_score]

@@ -22,9 +22,10 @@ from .corpus import ATTACKS, LEVEL_ATTACKS, Attack
 
 CELL_TIMEOUT = 5
 CALL_TIMEOUT = 2          # the bundled rubric says 10 s; one hidden-only hang costs one timeout
-# The per-level notebooks never hang, so they keep the bundled rubric's 10 s: with 2 s a fresh
-# kernel's first call on a loaded CI machine timed out and a correct question scored 0.
-LEVEL_CALL_TIMEOUT = 10
+# The per-level notebooks never hang, so they get generous limits: with 5 s per cell a fresh
+# kernel's `import torch` on a loaded CI machine timed out, and a correct question scored 0
+# ("name 'torch' is not defined").
+LEVEL_CELL_TIMEOUT, LEVEL_CALL_TIMEOUT = 60, 10
 SUBMISSION_TIMEOUT = 90
 
 VICTIM, LATE = "a_victim", "z_late"     # graded before the attacks; graded by the next run only
@@ -149,7 +150,7 @@ def grade_level(folder: Path, *, sandbox: str, kernel: str) -> LevelRun:
     paths, late = level_notebooks(folder)
     rubric_path = helpers.short_call_rubric(folder, LEVEL_CALL_TIMEOUT)
     rubric = load_rubric(rubric_path)
-    cfg = helpers.config(cell_timeout=CELL_TIMEOUT, call_timeout=LEVEL_CALL_TIMEOUT,
+    cfg = helpers.config(cell_timeout=LEVEL_CELL_TIMEOUT, call_timeout=LEVEL_CALL_TIMEOUT,
                          submission_timeout=SUBMISSION_TIMEOUT, kernel=kernel, sandbox=sandbox)
     runs = []
     for batch in (paths, [paths[0], late]):
