@@ -8,8 +8,6 @@ def _grader_probe_integrity():
     import base64
     import json
 
-    import torch
-
     class Integrity:
         """What the probe relies on, checked where it runs. The report of a call (the
         autograd count above all) passes through json, base64, IPython's display of
@@ -21,7 +19,11 @@ def _grader_probe_integrity():
         defines it (its globals are that module's namespace; a notebook's own
         function, wrapper or partial fails), and a canary reply must come out of
         the whole path unchanged. At every call each must still be the object
-        seen at install. `problems()` names what failed."""
+        seen at install. `problems()` names what failed.
+
+        torch's entry points join when the probe first needs torch (`add_torch`): at install
+        when the notebook imported it, else at the first tensor or the first call that
+        imports it. A notebook that never imported torch cannot have replaced them."""
 
         def __init__(self):
             import sys
@@ -29,9 +31,17 @@ def _grader_probe_integrity():
             self.modules = sys.modules
             shell = IPython.get_ipython()
             hook = getattr(shell, "displayhook", None)
-            self.relied = self.relied_on(sys, shell)
-            self.seen, self.at_install = {}, []
-            for name, (read, home) in self.relied.items():
+            self.relied, self.seen, self.at_install = {}, {}, []
+            self.watch(self.relied_on(sys, shell))
+            if hook is not None and sys.displayhook is not hook:
+                self.at_install.append("sys.displayhook")
+            if not self.canary_passes(shell):
+                self.at_install.append("the probe's reply path (a canary reply came out changed)")
+
+        def watch(self, relied):
+            """Check each of `relied` now (genuine) and from now on (the same object)."""
+            for name, (read, home) in relied.items():
+                self.relied[name] = (read, home)
                 try:
                     obj = read()
                 except Exception:
@@ -40,16 +50,23 @@ def _grader_probe_integrity():
                 self.seen[name] = self.unwrap(obj)
                 if home is not None and not self.genuine(obj, home):
                     self.at_install.append(name)
-            if hook is not None and sys.displayhook is not hook:
-                self.at_install.append("sys.displayhook")
-            if not self.canary_passes(shell):
-                self.at_install.append("the probe's reply path (a canary reply came out changed)")
+
+        def add_torch(self, torch):
+            """torch's autograd entry points: the watch counts autograd use through them."""
+            import torch.autograd.forward_ad as fwad
+            self.watch({
+                "torch.autograd._engine_run_backward": (lambda: torch.autograd._engine_run_backward,
+                                                        ("torch.autograd",)),
+                "torch.autograd.backward": (lambda: torch.autograd.backward, ("torch.autograd",)),
+                "torch.autograd.grad": (lambda: torch.autograd.grad, ("torch.autograd",)),
+                "torch.Tensor.backward": (lambda: torch.Tensor.backward, ("torch",)),
+                "torch.autograd.forward_ad.make_dual": (lambda: fwad.make_dual, ("torch.autograd",)),
+            })
 
         @staticmethod
         def relied_on(sys, shell):
             """name -> (how to read it now, the packages its code must belong to; None:
             identity only)."""
-            import torch.autograd.forward_ad as fwad
             hook = getattr(shell, "displayhook", None)
             formatter = getattr(shell, "display_formatter", None)
             jupyter = ("IPython", "ipykernel", "jupyter_client")
@@ -62,12 +79,6 @@ def _grader_probe_integrity():
                 "base64.b64encode": (lambda: base64.b64encode, ("base64",)),
                 "base64.b64decode": (lambda: base64.b64decode, ("base64",)),
                 "base64.binascii": (lambda: base64.binascii, None),
-                "torch.autograd._engine_run_backward": (lambda: torch.autograd._engine_run_backward,
-                                                        ("torch.autograd",)),
-                "torch.autograd.backward": (lambda: torch.autograd.backward, ("torch.autograd",)),
-                "torch.autograd.grad": (lambda: torch.autograd.grad, ("torch.autograd",)),
-                "torch.Tensor.backward": (lambda: torch.Tensor.backward, ("torch",)),
-                "torch.autograd.forward_ad.make_dual": (lambda: fwad.make_dual, ("torch.autograd",)),
                 # inside a cell IPython's display trap puts the shell's hook there
                 "sys.displayhook": (lambda: sys.displayhook, None),
             }

@@ -4,6 +4,12 @@
 # student's functions and their results back into plain JSON: dtype, shape,
 # device and the raw float64 bytes of every tensor; never a pickle, never code.
 # Everything that decides a score happens on the grader's side.
+#
+# torch is imported here only when needed: at install when the notebook imported it (or the
+# grader wants to know whether the kernel sees CUDA), else at the first tensor to decode, or
+# after a call during which the student's code imported it (that call is then asked again,
+# with tensors encoded and autograd watched). A notebook that never touches torch (a Dual
+# class, a Value engine) never pays its import: about 1.4 s of a one-notebook check.
 def _grader_probe_factory(interp):
     import base64
     import builtins
@@ -11,19 +17,31 @@ def _grader_probe_factory(interp):
     import math
     import numbers
     import signal
+    import sys
     import time
     import traceback
 
-    import torch
-
     b64encode, b64decode, dumps, loads = base64.b64encode, base64.b64decode, json.dumps, json.loads
     integrity = _grader_probe_integrity()()   # kernel_integrity.py, sent just before this
-    Tensor, float64 = torch.Tensor, torch.float64
     perf_counter, setitimer = time.perf_counter, signal.setitimer
-    torch.backends.cuda.matmul.allow_tf32 = False   # the reference runs without TF32 too
-    torch.backends.cudnn.allow_tf32 = False
-    DTYPES = {"float32": torch.float32, "float64": torch.float64}
     MAX_ELEMENTS = 1 << 22   # larger results are reported as too large, not sent
+    torch = Tensor = None    # until the probe needs torch (`need_torch`)
+
+    def need_torch():
+        """torch, imported and taken in once: its autograd entry points join the integrity
+        check, and TF32 is off as in the reference."""
+        nonlocal torch, Tensor
+        if torch is None:
+            import torch as imported
+            imported.backends.cuda.matmul.allow_tf32 = False
+            imported.backends.cudnn.allow_tf32 = False
+            integrity.add_torch(imported)
+            torch, Tensor = imported, imported.Tensor
+        return torch
+
+    def torch_arrived():
+        """Whether the notebook or a call imported torch since the probe last looked."""
+        return torch is None and "torch" in sys.modules
 
     class ProbeTimeout(BaseException):
         """Raised in the student's code when its time is up (BaseException: not
@@ -48,7 +66,7 @@ def _grader_probe_factory(interp):
     def encode(obj, depth=0):
         if depth > 20:
             return {"t": "other", "type": "too deeply nested"}
-        if isinstance(obj, Tensor):
+        if Tensor is not None and isinstance(obj, Tensor):
             with torch._C.DisableTorchFunctionSubclass():
                 out = {"t": "tensor", "dtype": str(obj.dtype).replace("torch.", ""),
                        "shape": list(obj.shape), "device": str(obj.device),
@@ -61,7 +79,7 @@ def _grader_probe_factory(interp):
                 if obj.is_complex() or obj.numel() > MAX_ELEMENTS:
                     out["data"] = None
                 else:
-                    flat = obj.detach().to("cpu").to(float64).contiguous().reshape(-1)
+                    flat = obj.detach().to("cpu").to(torch.float64).contiguous().reshape(-1)
                     out["data"] = b64encode(flat.numpy().tobytes()).decode("ascii")
             return out
         scalar = number_kind(obj)
@@ -84,9 +102,12 @@ def _grader_probe_factory(interp):
 
     def decode(spec, device, counters):
         if spec["t"] == "tensor":
+            torch = need_torch()
             raw = bytearray(b64decode(spec["data"]))
+            float64 = torch.float64
             flat = torch.frombuffer(raw, dtype=float64) if raw else torch.zeros(0, dtype=float64)
-            t = flat.reshape(spec["shape"]).to(DTYPES[spec["dtype"]]).to(device)
+            dtype = {"float32": torch.float32, "float64": float64}[spec["dtype"]]
+            t = flat.reshape(spec["shape"]).to(dtype).to(device)
             return t.requires_grad_(True) if spec.get("requires_grad") else t
         if spec["t"] in ("float", "int", "bool"):
             return getattr(builtins, spec["t"])(spec["v"])
@@ -128,7 +149,8 @@ def _grader_probe_factory(interp):
     class AutogradWatch:
         """Counts autograd use during a call: every reverse-mode entry point
         (grad, backward, Tensor.backward, torch.func.grad) goes through
-        torch.autograd._engine_run_backward; forward mode through make_dual."""
+        torch.autograd._engine_run_backward; forward mode through make_dual. Only where
+        torch is imported: without it no autograd can run."""
 
         def __init__(self):
             self.count = 0
@@ -157,11 +179,24 @@ def _grader_probe_factory(interp):
                 setattr(module, name, original)
 
     def on_alarm(signum, frame):
+        if importing_torch(frame):
+            setitimer(signal.ITIMER_REAL, 0.05)     # once it is in: the call is asked again
+            return
         raise ProbeTimeout()
+
+    def importing_torch(frame):
+        """Whether torch's import is under way: stopped midway, torch cannot be imported again
+        in this process (the next try crashes it), and the probe will need it."""
+        while frame is not None:
+            if frame.f_code.co_name == "_find_and_load":
+                name = frame.f_locals.get("name")
+                if isinstance(name, str) and (name == "torch" or name.startswith("torch.")):
+                    return True
+            frame = frame.f_back
+        return False
 
     # a cell's code (IPython, ipykernel), or a plain script's (`grader.check` run by `python
     # script.py`, grader/selfcheck/): the frames that are the student's own
-    import sys
     script = getattr(sys.modules.get("__main__"), "__file__", None)
 
     def error_text(exc):
@@ -191,6 +226,20 @@ def _grader_probe_factory(interp):
     SCENARIOS = {"dual": dual_scenario, "value": value_scenario}
 
     def call_one(fn, call, watch_autograd):
+        if torch_arrived():
+            need_torch()
+        fresh = torch is None
+        out = attempt(fn, call, watch_autograd)
+        if fresh and torch_arrived():
+            # the student's code imported torch during the call: what it did with torch went
+            # unwatched, its tensors unread, and the import (never cut short: `on_alarm`) may
+            # have eaten the call's time; take torch in and ask again
+            need_torch()
+            out = attempt(fn, call, watch_autograd)
+        return out
+
+
+    def attempt(fn, call, watch_autograd):
         scenario = SCENARIOS.get(call.get("scenario"))
         if scenario is not None:
             return run_guarded(lambda: scenario(fn, call), call, watch_autograd, [])
@@ -211,7 +260,7 @@ def _grader_probe_factory(interp):
 
     def run_guarded(thunk, call, watch_autograd, args):
         """Run the student's code under an alarm, counting autograd use, and encode what it gave."""
-        watch = AutogradWatch() if watch_autograd else None
+        watch = AutogradWatch() if watch_autograd and torch is not None else None
         old = signal.signal(signal.SIGALRM, on_alarm)
         setitimer(signal.ITIMER_REAL, float(call.get("timeout", 10)))
         start = perf_counter()
@@ -234,8 +283,8 @@ def _grader_probe_factory(interp):
             setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)
         out["seconds"] = perf_counter() - start
-        if watch is not None:
-            out["autograd_calls"] = watch.count
+        if watch_autograd:
+            out["autograd_calls"] = watch.count if watch is not None else 0
         # what the report passes through, checked after the student's code ran
         out["tampered"] = integrity.problems() + (watch.replaced if watch is not None else [])
         if args:
@@ -243,9 +292,14 @@ def _grader_probe_factory(interp):
         return out
 
     class Probe:
-        def env(self):
-            return b64encode(dumps({"cuda": torch.cuda.is_available(),
-                                    "torch": torch.__version__}).encode()).decode("ascii")
+        def env(self, cuda_wanted=False):
+            """What the grader needs to know of this kernel. `cuda_wanted`: whether it sees
+            CUDA matters (the grader would run CUDA cases), so torch is imported to say."""
+            if cuda_wanted or torch_arrived():
+                need_torch()
+            return b64encode(dumps({"cuda": torch is not None and torch.cuda.is_available(),
+                                    "torch": torch.__version__ if torch is not None else None}
+                                   ).encode()).decode("ascii")
 
         def call(self, request_b64, namespace):
             """One question: {"fn", "calls", "watch_autograd"} -> {"results": [...]}."""

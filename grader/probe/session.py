@@ -116,7 +116,7 @@ class ProbeSession:
                 f"__import__('base64').b64decode('{_compiled_probe()}'))))\n"
                 f"{self.name} = _grader_probe_factory({KERNEL_INTERP_FACTORY}())\n"
                 f"del _grader_probe_factory, _grader_probe_integrity, {KERNEL_INTERP_FACTORY}\n"
-                f"{self.name}.env()")
+                f"{self.name}.env({self._cuda_wanted()})")
         result = await self.kernel.execute(code, timeout=120)
         try:
             env = decode_reply(result.value_text)
@@ -127,6 +127,11 @@ class ProbeSession:
         self.kernel_cuda = bool(env.get("cuda"))
         return True
 
+    def _cuda_wanted(self) -> bool:
+        """Whether the kernel must say if it sees CUDA, importing torch to say it (the probe
+        otherwise imports torch only once something needs it): where it may get the GPU."""
+        return bool(getattr(self.kernel, "cuda", False))
+
     async def _env_shown_again(self) -> dict | None:
         """The probe's replies are the value of a cell's last expression. A notebook may set
         IPython to show no values (`InteractiveShell.ast_node_interactivity = "none"`), a
@@ -135,7 +140,8 @@ class ProbeSession:
         if (await self.kernel.execute(reset, timeout=30)).died:
             return None
         try:
-            return decode_reply((await self.kernel.execute(f"{self.name}.env()", timeout=30)).value_text)
+            return decode_reply((await self.kernel.execute(f"{self.name}.env({self._cuda_wanted()})",
+                                                           timeout=30)).value_text)
         except ProtocolError:
             return None
 
