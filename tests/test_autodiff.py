@@ -1,9 +1,10 @@
 """Forward and reverse mode end to end: solutions, blanks, and the bundled planted bugs.
 
 Each sample in samples/dual_numbers and samples/backward_engine has one
-planted mistake (see their README.md); it must lose exactly the questions
-listed here, and the feedback must name the mistake (the operation, the
-rule, or the engine bug).
+planted mistake; it must get, question by question, the verdict its table
+(samples/recipes/<name>.py) gives beside its recipe: the questions it loses,
+their status, and the words of the feedback that name the mistake (the
+operation, the rule, or the engine bug).
 """
 
 from __future__ import annotations
@@ -16,48 +17,12 @@ from grader.batch import grade_batch
 from grader.checks.semantics import load_rubric
 from grader.submissions import discover
 from helpers import ROOT, config
+from sample_verdicts import batch_mismatches, table
 
-ALL_VALUE = {"value_add", "value_sub", "value_mul", "value_div", "value_neg", "value_number_right",
-             "value_number_left", "value_pow", "value_relu", "value_tanh", "value_exp", "value_log",
-             "value_composite_arithmetic", "value_composite", "value_reuse", "value_accumulate",
-             "value_deep", "vjp"}
-
-# sample -> (questions that must lose their points, words the feedback of the first one must contain)
-EXPECTED = {
-    "dual_numbers": {
-        "student01_correct": (set(), None),
-        # derivative, jvp and jacobian are tested on graphs of + and * only: a wrong `/` costs
-        # the questions whose graphs divide, not the functions built on the class
-        "student02_quotient_rule": ({"dual_div", "dual_composite_arithmetic", "dual_composite", "dual_deep"},
-                                    ("dual_div", "quotient rule")),
-        "student03_pow_ignores_dual": ({"dual_pow", "dual_composite"}, ("dual_pow", "`pow`")),
-        "student04_minimal": ({"dual_pow", "dual_sin", "dual_cos", "dual_exp", "dual_log", "dual_tanh",
-                               "dual_composite"}, ("dual_tanh", "operation not supported: tanh")),
-        "student05_tanh_wrong": ({"dual_tanh", "dual_composite"}, ("dual_composite", "single `tanh`")),
-        "student06_jacobian_transposed": ({"jacobian"}, ("jacobian", "transposed Jacobian")),
-        "student07_blank_jvp": ({"jvp"}, ("jvp", "not implemented")),
-    },
-    "backward_engine": {
-        "student01_correct": (set(), None),
-        # every operation's public cases use its operand again (`x.exp() + x`): an overwritten
-        # .grad fails each operation's own question, and its hint names that operation's method
-        "student02_overwrite_grad": (ALL_VALUE, ("value_exp", "backward step of `Value.exp` overwrites `.grad`")),
-        "student03_tanh_wrong": ({"value_tanh", "value_composite"}, ("value_tanh", "derivative rule of `tanh`")),
-        "student04_recursive_topo": ({"value_deep"}, ("value_deep", "recursion")),
-        # the public micrograd engine's API and operations: full marks wherever it has the
-        # operation; the deep graph fails on its recursive topological sort, by design
-        "student05_micrograd_api": ({"value_tanh", "value_exp", "value_log", "value_composite", "value_deep"},
-                                    ("value_exp", "operation not supported: exp")),
-        "student06_uses_torch": (ALL_VALUE, ("value_add", "uses torch")),
-        "student07_visits_twice": ({"value_composite_arithmetic", "value_composite", "value_reuse", "vjp"},
-                                   ("value_reuse", "runs more than once")),
-        "student08_mul_sign": ({"value_mul", "value_composite_arithmetic", "value_composite", "value_reuse",
-                                "value_accumulate", "value_deep", "vjp"}, ("value_mul", "product rule")),
-    },
-}
+TABLES = {name: table(name) for name in ("dual_numbers", "backward_engine")}
 
 
-@pytest.fixture(scope="module", params=sorted(EXPECTED))
+@pytest.fixture(scope="module", params=sorted(TABLES))
 def graded(request, tmp_path_factory):
     name = request.param
     rubric = load_rubric(ROOT / "rubrics" / f"{name}.yaml")
@@ -78,24 +43,12 @@ def test_solution_full_marks_and_blank_zero(graded):
         [(q.id, q.status) for q in blank.questions]
 
 
-def test_each_planted_bug_loses_exactly_its_questions(graded):
+def test_each_sample_gets_the_verdict_in_its_table(graded):
+    """Every question of every sample: status, points (all or none) and the words its feedback
+    must contain, as samples/recipes/<name>.py says beside the sample's recipe."""
     name, results = graded
-    for sample, (lost, _) in EXPECTED[name].items():
-        r = results[sample]
-        got = {q.id for q in r.questions if q.score < q.max_score}
-        assert got == lost, (sample, sorted(got ^ lost))
-        assert r.score == r.max_score - sum(q.max_score for q in r.questions if q.id in lost)
-
-
-def test_feedback_names_the_mistake(graded):
-    name, results = graded
-    for sample, (_, said) in EXPECTED[name].items():
-        if said is None:
-            continue
-        question, words = said
-        q = {q.id: q for q in results[sample].questions}[question]
-        text = " ".join([q.feedback, *q.hints])
-        assert words in text, (sample, question, text)
+    problems = batch_mismatches(TABLES[name], results, {name, f"{name}-2"})
+    assert not problems, "\n".join(problems)
 
 
 def test_a_composite_with_right_values_and_wrong_derivatives_says_so(graded):

@@ -27,7 +27,9 @@ from grader.checks.semantics import load_rubric
 from grader.submissions.check_cells import CHECK_TAG, is_check_cell, with_check_cells
 from helpers import ROOT, SOLUTION, by_question, cli_env, config, grade, grader_cli, write
 
-ASSIGNMENTS = sorted(p.name for p in (ROOT / "samples").iterdir() if p.is_dir())
+# every sample batch: a folder of samples/ named after a rubric (not samples/recipes, the tables)
+ASSIGNMENTS = sorted(p.name for p in (ROOT / "samples").iterdir()
+                     if p.is_dir() and (ROOT / "rubrics" / f"{p.name}.yaml").is_file())
 SAMPLES = {name: sorted((ROOT / "samples" / name).glob("*.ipynb")) for name in ASSIGNMENTS}
 
 
