@@ -15,7 +15,7 @@ import torch
 import helpers
 from grader.checks.static import NotebookCode
 from grader.expr import KERNEL_INTERP_FACTORY, KERNEL_INTERP_SOURCE, Builder
-from grader.probe.session import KERNEL_SOURCE
+from grader.probe.session import KERNEL_SOURCE, pack_request
 from grader.probe.values import Value, as_numbers, decode_value, encode_plain
 
 
@@ -110,7 +110,7 @@ def test_a_number_with_its_own_methods_keeps_them(kernel_ns):
 
 def _ask(kernel_ns, fn, args=()) -> Value:
     request = {"fn": "fn", "calls": [{"args": [encode_plain(a) for a in args]}]}
-    reply = kernel_ns["probe"].call(base64.b64encode(json.dumps(request).encode()).decode(), {"fn": fn})
+    reply = kernel_ns["probe"].call(pack_request(request), {"fn": fn})
     result = json.loads(base64.b64decode(reply))["results"][0]
     assert result["status"] == "ok", result
     return decode_value(result["value"])
@@ -152,7 +152,7 @@ def test_the_probe_reports_what_it_relies_on_when_replaced(kernel_ns):
 
 def _raw(kernel_ns, fn) -> dict:
     request = {"fn": "fn", "watch_autograd": True, "calls": [{"args": []}]}
-    reply = kernel_ns["probe"].call(base64.b64encode(json.dumps(request).encode()).decode(), {"fn": fn})
+    reply = kernel_ns["probe"].call(pack_request(request), {"fn": fn})
     return json.loads(base64.b64decode(reply))["results"][0]
 
 

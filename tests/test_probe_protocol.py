@@ -7,14 +7,13 @@ never trusted.
 from __future__ import annotations
 
 import base64
-import json
 
 import numpy as np
 import pytest
 import torch
 
 from grader.expr import KERNEL_INTERP_FACTORY, KERNEL_INTERP_SOURCE
-from grader.probe.session import KERNEL_SOURCE, ProbeSession
+from grader.probe.session import KERNEL_SOURCE, ProbeSession, pack_request
 from grader.probe.values import ProtocolError, decode_reply, decode_value, encode_tensor
 
 
@@ -27,8 +26,7 @@ def probe():
 
 
 def call(probe, fn, args, **request):
-    payload = base64.b64encode(json.dumps(
-        {"fn": "f", "calls": [{"args": args, "device": "cpu", "timeout": 2}], **request}).encode()).decode()
+    payload = pack_request({"fn": "f", "calls": [{"args": args, "device": "cpu", "timeout": 2}], **request})
     text = repr(probe.call(payload, {"f": fn}))      # what the execute_result carries
     return [ProbeSession._outcome(r) for r in decode_reply(text)["results"]]
 
@@ -71,9 +69,9 @@ def test_errors_timeouts_and_modified_arguments_are_reported(probe):
 
 
 def call_all(probe, namespace, questions, window):
-    payload = base64.b64encode(json.dumps({"window": window, "questions": [
+    payload = pack_request({"window": window, "questions": [
         {"fn": fn, "watch_autograd": watch, "calls": [{"args": a, "device": "cpu", "timeout": 2} for a in calls]}
-        for fn, calls, watch in questions]}).encode()).decode()
+        for fn, calls, watch in questions]})
     answers = decode_reply(repr(probe.call_all(payload, namespace)))["answers"]
     return [[ProbeSession._outcome(r) for r in answer] for answer in answers]
 

@@ -74,6 +74,9 @@ class NotebookCode:
         self.resolver = Resolver(self.trees)
         # functions and classes bound at module level, by name: the last binding wins
         self.functions: dict[str, tuple[ast.AST, int]] = self.resolver.definitions
+        # (scan, name) -> its findings: every question of a class asks about the same class
+        # (16 of dual_numbers' 20 about `Dual`, 15 ms of walking each)
+        self._scanned: dict[tuple[str, str], list[Finding]] = {}
 
     def assignments_to(self, qualified: str) -> list[Finding]:
         """Where the notebook rebinds the object `qualified` (e.g. "json.dumps"), through
@@ -123,6 +126,12 @@ class NotebookCode:
     def _uses(self, name: str, detect) -> list[Finding]:
         """`detect(node, qualified)` on every name, attribute chain and keyword of `name`'s
         definition and of the notebook definitions it refers to; one finding per line."""
+        key = (detect.__qualname__, name)
+        if key not in self._scanned:
+            self._scanned[key] = self._scan(name, detect)
+        return list(self._scanned[key])
+
+    def _scan(self, name: str, detect) -> list[Finding]:
         found: list[Finding] = []
         todo, seen = [name], set()
         while todo:

@@ -72,21 +72,35 @@ def violations(graph: Graph, points: t.Any) -> list[str]:
 
 
 def _violations(graph: Graph, points: t.Any) -> tuple[list[str], np.ndarray]:
+    """Every node at once, each op's domain rule once per (op, constant) on all its nodes
+    stacked: node by node, a 5,000-deep chain took 0.3 s of `grader check`'s critical path."""
     pts = torch.as_tensor(np.atleast_2d(np.asarray(points, dtype=np.float64)))
+    k = pts.shape[0]
     with torch.no_grad():
         values = node_values(graph, pts)
     column = {name: pts[:, i] for i, name in enumerate(graph.inputs)}
-    mask = torch.ones(pts.shape[0], dtype=torch.bool)
-    problems = []
-    for i, node in enumerate(graph.nodes):
-        if node.op == "const":
-            continue
-        operands = [column[a] if type(a) is str else values[a] for a in node.args]
-        ok = _ok(node.op, node.const, operands, values[i]).expand(mask.shape)
-        if not bool(ok.all()):
-            problems.append(f"node {i} ({node.op}) outside its domain at {int((~ok).sum())} point(s)")
-        mask &= ok
-    return problems, mask.numpy()
+    rows = [i for i, node in enumerate(graph.nodes) if node.op != "const"]
+    if not rows:
+        return [], np.ones(k, dtype=bool)
+
+    def at_points(value: t.Any) -> torch.Tensor:
+        return torch.as_tensor(value, dtype=torch.float64).expand(k)
+
+    results = torch.stack([at_points(values[i]) for i in rows])          # (nodes, k)
+    ok = torch.isfinite(results) & (results.abs() <= VALUE_BOUND)
+    groups: dict[tuple[str, t.Any], list[int]] = {}
+    for j, i in enumerate(rows):
+        node = graph.nodes[i]
+        if node.op in DOMAIN:
+            groups.setdefault((node.op, node.const), []).append(j)
+    for (op, const), js in groups.items():
+        nodes = [graph.nodes[rows[j]] for j in js]
+        operands = [torch.stack([at_points(column[a] if type(a) is str else values[a]) for a in args])
+                    for args in zip(*(node.args for node in nodes))]
+        ok[js] &= DOMAIN[op](*operands, const)
+    problems = [f"node {rows[j]} ({graph.nodes[rows[j]].op}) outside its domain at {int(bad)} point(s)"
+                for j, bad in enumerate((~ok).sum(dim=1).tolist()) if bad]
+    return problems, ok.all(dim=0).numpy()
 
 
 def sample_inputs(graph: Graph, seed: int, k: int = 8, low: float = -2.0, high: float = 2.0,

@@ -36,8 +36,11 @@ KERNEL_SOURCE = "\n".join(Path(__file__).with_name(name).read_text(encoding="utf
 WINDOW_S = 5.0
 
 
-def _b64json(obj: dict) -> str:
-    return base64.b64encode(json.dumps(obj).encode()).decode("ascii")
+def pack_request(obj: dict) -> str:
+    """A request as the kernel side reads it (`unpacked`): JSON, deflated, base64. The text is
+    a cell's source, and a kernel hashes, transforms and echoes every byte of a cell: a
+    5,000-node graph made 1.1 MB of it (0.45 s in the kernel), deflated 10-20 times smaller."""
+    return base64.b64encode(zlib.compress(json.dumps(obj, separators=(",", ":")).encode(), 1)).decode("ascii")
 
 
 @functools.cache
@@ -150,7 +153,7 @@ class ProbeSession:
             return []
         if not self.kernel.alive and not await self._recover():
             return [CallOutcome("crashed", error="the kernel could not be restarted") for _ in calls]
-        payload = _b64json(QuestionCalls(fn, calls, watch_autograd).payload())
+        payload = pack_request(QuestionCalls(fn, calls, watch_autograd).payload())
         result = await self.kernel.execute(f"{self.name}.call('{payload}', globals())", timeout=_budget(calls))
         if result.died:
             why = ("the kernel died during the call" if not result.timed_out else
@@ -192,7 +195,7 @@ class ProbeSession:
 
     async def _call_together(self, questions: list[QuestionCalls]) -> list[list[CallOutcome]] | None:
         """The first questions' outcomes (at least one), or None if the request failed."""
-        payload = _b64json({"window": WINDOW_S, "questions": [q.payload() for q in questions]})
+        payload = pack_request({"window": WINDOW_S, "questions": [q.payload() for q in questions]})
         # no question starts past the window, and the last one started has its own budget
         timeout = WINDOW_S + max(_budget(q.calls) for q in questions)
         result = await self.kernel.execute(f"{self.name}.call_all('{payload}', globals())", timeout=timeout)
