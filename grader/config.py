@@ -18,8 +18,8 @@ from grader.yamlmodel import StrictModel, load_yaml_model
 
 Device = t.Literal["cpu", "cuda"]
 DType = t.Literal["float32", "float64"]
-#: report formats (`formats:` here, `--format` on the command line): the names are
-#: grader/formats.py's, each format's record is grader/reports/formats.py's
+#: report formats (`formats:` here, `--format` on the command line): the names of the table in
+#: grader/formats.py (each format's record is in the module its line names)
 Format = t.Literal[NAMES]     # type: ignore[valid-type]   # Literal of the table's names
 FORMATS: tuple[str, ...] = t.get_args(Format)
 

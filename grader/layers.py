@@ -4,7 +4,9 @@ never from a floor above. Data only; `tests/test_layers.py` enforces it on every
 
 The data flow runs upward: rubric -> submissions -> sandbox -> probe -> checks -> reports, on
 top of low floors every step may use (errors, files, the result model, config, expressions,
-the rubric model). A module's floor is that of the longest prefix listed here.
+the rubric model). A module's floor is that of the longest prefix listed here. The tables that name modules as text
+(the report formats in grader/formats.py, the check kinds in grader/rubric/kinds.py) are held to
+the same order: see LOADED_FROM_BELOW.
 """
 
 from __future__ import annotations
@@ -32,6 +34,18 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("grader", "grader.selfcheck.api"):
         "grader.check / check_all / init / %load_ext grader are the notebook's API on the "
         "package itself, imported lazily so that `import grader` stays light",
+}
+
+
+#: modules that a table names as text ("module:attribute") and a lower floor loads with importlib:
+#: prefix -> the floor that loads them. The check kinds' records (grader/checks/kinds/) hold the
+#: rubric's models, so the rubric's floor loads them (grader/rubric/kinds.py). What such a module
+#: imports at its top stays on the loading floor or below, so that loading it brings nothing of
+#: its own floor along (and no torch); the work it does on its own floor (a kind's prepare)
+#: imports that floor inside the function. tests/test_layers.py enforces it, and that every
+#: module a table names sits where the table's reader may load it.
+LOADED_FROM_BELOW: dict[str, int] = {
+    "grader.checks.kinds": 2,
 }
 
 

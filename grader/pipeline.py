@@ -17,7 +17,6 @@ import nbformat
 
 from grader import __version__
 from grader.checks import reference
-from grader.checks.kinds import KINDS
 from grader.checks.context import GradeContext, Prepared, grader_has_cuda
 from grader.checks.static import NotebookCode
 from grader.config import Config
@@ -25,6 +24,7 @@ from grader.errors import InputError
 from grader.prerun import Prerun, clear_outputs, hidden_paths  # noqa: F401 - hidden_paths: re-exported
 from grader.probe.session import ProbeSession
 from grader.results import QuestionResult, SubmissionResult
+from grader.rubric.kinds import KINDS
 from grader.rubric.model import Question, Rubric
 from grader.sandbox.client import KernelStartError, SandboxedKernel
 from grader.sandbox.plan import SandboxPlan, decide_plan
@@ -49,7 +49,7 @@ def not_run(question: Question, why: str) -> QuestionResult:
 
 
 def prepare(question: Question, ctx: GradeContext) -> Prepared:
-    """The question's calls and how to judge them, by its check kind (grader/checks/kinds.py)."""
+    """The question's calls and how to judge them, by its check kind (grader/rubric/kinds.py)."""
     return KINDS[question.check.kind].prepare(question, ctx)
 
 

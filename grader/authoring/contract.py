@@ -11,39 +11,18 @@ for each bundled assignment (tests/test_docs.py keeps it in sync).
 from __future__ import annotations
 
 import ast
-import inspect
 from dataclasses import dataclass
 from pathlib import Path
 
 from grader.config import Config
 from grader.errors import InputError
-from grader.rubric.model import (FiniteDifferenceCheck, ForwardModeCheck, GradientCheck, LagrangeCheck, Question,
-                                 ReverseModeCheck, Rubric, ValueCheck)
+from grader.rubric.kinds import KINDS
+from grader.rubric.model import Question, Rubric
 from grader.submissions import read_notebook
 
-#: what holds for every question of a check kind (the course's conventions, docs/exercises.md)
-CONVENTIONS = {
-    "gradient": "The result is the gradient in the **denominator layout**: it has the shape of the "
-                "argument it is taken with respect to, and for a vector-valued expression it is the "
-                "transpose of the Jacobian (`grad_x (A x) = A^T`). The reference is torch autograd's "
-                "derivative of the expression (one backward pass per output element), in float64, in the "
-                "grader's process.",
-    "value": "The result is compared with the value of a torch expression of the arguments. Where the "
-             "question asks for a plain result, it must not require grad nor have a `grad_fn`, and the "
-             "caller's arguments (and their `.grad`) must come back untouched.",
-    "forward_mode": "The grader builds expression graphs out of the student's `Dual`s with Python "
-                    "operators and methods only, on plain Python floats; values and derivatives are "
-                    "compared with torch forward-mode AD of the same graph in float64.",
-    "reverse_mode": "The grader builds expression graphs out of the student's `Value`s with Python "
-                    "operators and methods only, on plain Python floats, calls `backward()` and reads the "
-                    "leaves' `.grad`; compared with torch reverse-mode autograd of the same graph in float64.",
-    "finite_difference": "The function `f` is the grader's; the estimate is compared with the same scheme "
-                         "computed in float64 at the question's `h`, the error's order of convergence is "
-                         "the slope of log error against log h, and calls of `f` are counted.",
-    "lagrange": "Sign convention `L(x, lam) = f(x) - lam^T g(x)`; `f` and `g` are written with torch. "
-                "Problems have known optima; a solver's answer is also checked by the KKT residual.",
-}
-TENSOR_KINDS = ("gradient", "value")
+#: what holds for every question of a check kind (the course's conventions, docs/exercises.md):
+#: each kind's own text, from its record (grader/rubric/kinds.py)
+CONVENTIONS = {name: kind.convention for name, kind in KINDS.items()}
 TENSOR_RULE = ("Tensor arguments come in each listed dtype and on each listed device; the result must "
                "have the **same dtype and device**, and the arguments must not be modified. CUDA cases "
                "run where CUDA is available to both the grader and the kernel, else they are skipped and "
@@ -111,63 +90,20 @@ def _g(x: float) -> str:
 
 
 def _dtypes(q: Question, r: Rubric, cfg: Config) -> list[str]:
-    return list(q.dtypes or r.defaults.dtypes or cfg.dtypes) if q.check.kind in TENSOR_KINDS else ["float64"]
+    return list(q.dtypes or r.defaults.dtypes or cfg.dtypes) if KINDS[q.check.kind].tensors else ["float64"]
 
 
 def _devices(q: Question, r: Rubric, cfg: Config) -> list[str]:
-    return list(q.devices or r.defaults.devices or cfg.devices) if q.check.kind in TENSOR_KINDS else ["cpu"]
+    return list(q.devices or r.defaults.devices or cfg.devices) if KINDS[q.check.kind].tensors else ["cpu"]
 
 
 def tolerance_text(q: Question, dtypes: list[str]) -> str:
-    """The tolerance the question's check applies (imported from the check modules: torch)."""
-    check = q.check
-    if isinstance(check, (GradientCheck, ValueCheck)):
-        from grader.checks.compare import tolerance
-        return "; ".join(f"{d}: rtol {_g(tolerance(q, d)[0])}, atol {_g(tolerance(q, d)[1])}" for d in dtypes)
-    if isinstance(check, (ForwardModeCheck, ReverseModeCheck)):
-        from grader.checks.autodiff import GRAPH_TOLERANCE
-        from grader.checks.compare import tolerance
-        rtol, atol = tolerance(q, "float64", GRAPH_TOLERANCE)
-        return f"rtol {_g(rtol)}, atol {_g(atol)}"
-    if isinstance(check, FiniteDifferenceCheck):
-        from grader.checks import numdiff
-        rtol = inspect.signature(numdiff._close).parameters["rtol"].default   # the value check's only rtol
-        order = f"; order: slope within {_g(check.order.tolerance)}" if check.order else ""
-        return f"value: rtol {_g(rtol)}{order}"
-    if isinstance(check, LagrangeCheck):
-        from grader.checks.lagrange import TOL
-        return f"{_g(TOL)} x max(1, \\|reference\\|) per entry"
-    raise AssertionError(check.kind)
+    """The tolerance the question's check applies (its kind's record asks the check modules: torch)."""
+    return KINDS[q.check.kind].tolerance(q, dtypes)
 
 
 def check_text(q: Question) -> str:
-    c = q.check
-    if isinstance(c, GradientCheck):
-        text = f"gradient of `{c.of}` with respect to `{c.wrt}`"
-        return text + ("; torch autograd inside the function scores 0" if "autograd" in c.forbid else "")
-    if isinstance(c, ValueCheck):
-        return f"value of `{c.expect}`" + ("; a plain result, arguments untouched" if c.plain_result else "")
-    if isinstance(c, (ForwardModeCheck, ReverseModeCheck)):
-        g = c.graphs
-        ops = f" over {', '.join(f'`{o}`' for o in g.ops)}" if g.ops else ""
-        shape = {"single_op": "one operation per case" + (" with a number on the right" if g.number_right else ""),
-                 "random_dag": f"random graphs of {g.nodes} nodes on {g.inputs} inputs, {g.outputs} output(s)",
-                 "deep_chain": f"a chain {g.depth:,} operations deep",
-                 "reuse": "graphs that reuse a node", "accumulate": "two graphs on the same leaves"}[g.generator]
-        torch_rule = "; torch inside the class scores 0" if "torch" in c.forbid else ""
-        return f"{c.kind.replace('_', ' ')} via `{c.via}`: {shape}{ops}{torch_rule}"
-    if isinstance(c, FiniteDifferenceCheck):
-        parts = [f"{c.scheme} difference ({c.form} form), value at h = {_g(c.h)}"]
-        if c.order:
-            parts.append(f"order from {c.order.steps} steps of h in [{_g(c.order.h_min)}, {_g(c.order.h_max)}]")
-        if c.exact_calls:
-            parts.append(f"exactly {c.exact_calls} calls of f")
-        if c.form == "gradient":
-            parts.append(f"n in [{c.inputs[0]}, {c.inputs[1]}]")
-        return "; ".join(parts)
-    if isinstance(c, LagrangeCheck):
-        return f"via `{c.via}` on the problems {', '.join(c.problems)}"
-    raise AssertionError(c.kind)
+    return KINDS[q.check.kind].describe(q.check)
 
 
 def _arguments_text(q: Question) -> list[str]:
@@ -203,7 +139,7 @@ def _conventions_section(r: Rubric) -> list[str]:
     kinds = list(dict.fromkeys(q.check.kind for q in r.questions))
     lines = ["## Conventions", ""]
     lines += [f"- **{kind}**: {CONVENTIONS[kind]}" for kind in kinds]
-    if any(k in TENSOR_KINDS for k in kinds):
+    if any(KINDS[k].tensors for k in kinds):
         lines.append(f"- **tensors**: {TENSOR_RULE}")
     lines.append("- **scoring**: all or nothing per question (every public and hidden case must pass) "
                  "unless the question gives partial credit; a case fails when the call raises, times "

@@ -1,6 +1,6 @@
 """When the report writers run: each format's per-submission writer the moment a result is
 ready, its per-batch writer once every submission has one. Which formats there are and what
-each writes: the table in grader/reports/formats.py.
+each writes: the table in grader/formats.py, read by grader/reports/formats/.
 
 The JSON result is written last, after the submission's other files: its
 presence is what tells a resumed batch "this one is done", so a batch

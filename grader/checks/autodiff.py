@@ -30,11 +30,12 @@ from grader.checks.compare import DEFAULT_TOLERANCE, tolerance
 from grader.checks.context import GradeContext, Prepared
 from grader.checks.graph_cases import TOLERANCE, GraphCase, calls_for, expected_grads, planned
 from grader.checks.graph_text import spell
+from grader.checks.kinds.autodiff import ForwardModeCheck, ReverseModeCheck
 from grader.checks.scoring import Verdict, outcome_failure, score_question
 from grader.probe.session import CallOutcome, CallSpec, QuestionCalls
 from grader.probe.values import NotNumbers, as_numbers
 from grader.results import CaseReport, QuestionResult
-from grader.rubric.model import ForwardModeCheck, Question, ReverseModeCheck
+from grader.rubric.model import Question
 
 #: (rtol, atol) by the dtype the student computed in (graph_cases.TOLERANCE: Python floats)
 GRAPH_TOLERANCE = {"float64": TOLERANCE, "float32": DEFAULT_TOLERANCE["float32"]}

@@ -18,7 +18,8 @@ import typing as t
 import torch
 
 from grader.checks.compare import matches
-from grader.rubric.model import GradientCheck, Question
+from grader.checks.kinds.gradient import GradientCheck
+from grader.rubric.model import Question
 
 LAYOUT = ("returned the Jacobian instead of its transpose: gradients here use the denominator "
           "layout (the gradient w.r.t. x has x's shape first; grad_x (A x) = A^T)")

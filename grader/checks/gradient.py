@@ -19,13 +19,14 @@ from grader.checks.context import GradeContext, Prepared, grader_has_cuda
 from grader.checks.compare import close, tolerance, worst_entries
 from grader.checks.diagnose import (explain, explain_known, join_hints, layout_hint, returned_argument_hint, shape_hint,
                                     swapped_hint, wrong_role_hint)
+from grader.checks.kinds.gradient import GradientCheck, ValueCheck
 from grader.checks.memo import PerQuestion
 from grader.checks.scoring import Verdict, outcome_failure, score_question, written
 from grader.checks.static import Finding, probe_tampering
 from grader.probe.session import CallOutcome, CallSpec, QuestionCalls
 from grader.probe.values import encode_plain, encode_tensor
 from grader.results import CaseReport, QuestionResult
-from grader.rubric.model import GradientCheck, Question, ValueCheck
+from grader.rubric.model import Question
 
 SHOW_IN_FULL = 36   # tensors with at most this many entries appear whole in feedback
 

@@ -20,13 +20,15 @@ import torch
 from grader.checks import autodiff_explain as ex
 from grader.checks import engines
 from grader.checks.cases import numbered_cases
+from grader.checks.kinds.autodiff import ForwardModeCheck, ReverseModeCheck
 from grader.checks.scoring import GeneratedCase
 from grader.expr import generate
 from grader.expr.spec import BINARY, OPS, Builder, Graph
 from grader.expr.torch_eval import forward_reference, jacobian, reverse_reference
 from grader.probe.session import CallSpec
 from grader.probe.values import encode_plain, scalar_function
-from grader.rubric.model import ForwardModeCheck, GraphSpec, Question, ReverseModeCheck
+from grader.rubric.model import Question
+from grader.rubric.parts import GraphSpec
 
 #: (rtol, atol): students compute in Python floats (float64) in another order than torch
 TOLERANCE = (1e-6, 1e-9)

@@ -29,13 +29,14 @@ from grader.checks.cases import numbered_cases
 from grader.checks.context import GradeContext, Prepared
 from grader.checks.diagnose import WRONG_ROLE
 from grader.checks.graph_text import spell
+from grader.checks.kinds.lagrange import LagrangeCheck
 from grader.checks.scoring import GeneratedCase, Verdict, outcome_failure, score_question, written
 from grader.expr.spec import Builder, Graph
 from grader.expr.torch_eval import evaluate
 from grader.probe.session import CallOutcome, CallSpec, QuestionCalls
 from grader.probe.values import encode_tensor, tensor_function
 from grader.results import CaseReport, QuestionResult
-from grader.rubric.model import LagrangeCheck, Question
+from grader.rubric.model import Question
 
 TOL = 1e-6
 

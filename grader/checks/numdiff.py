@@ -28,6 +28,7 @@ from grader.checks import compare
 from grader.checks.cases import numbered_cases
 from grader.checks.context import GradeContext, Prepared
 from grader.checks.graph_text import spell
+from grader.checks.kinds.finite_difference import FiniteDifferenceCheck
 from grader.checks.scoring import GeneratedCase, Verdict, outcome_failure, score_question, written
 from grader.expr.spec import Builder, Graph
 from grader.expr.torch_eval import evaluate, forward_reference, reverse_reference
@@ -35,7 +36,7 @@ from grader.probe.session import CallOutcome, CallSpec, QuestionCalls
 from grader.probe.values import (NotNumbers, as_numbers, encode_plain, encode_tensor, scalar_function,
                                  tensor_function)
 from grader.results import CaseReport, QuestionResult
-from grader.rubric.model import FiniteDifferenceCheck, Question
+from grader.rubric.model import Question
 
 COURSE_X = 1.5   # the course's example: f(x) = 3x^3 - 5x^2, f'(1.5) = 5.25
 ONE_SIDED = ("one-sided differences (f(x + h e_i) - f(x)) / h are only order 1: use "

@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from grader.rubric.model import EXPRESSION_BUILTINS
+from grader.rubric.parts import EXPRESSION_BUILTINS
 
 torch.backends.cuda.matmul.allow_tf32 = False   # references in true float64/float32
 torch.backends.cudnn.allow_tf32 = False

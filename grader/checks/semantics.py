@@ -11,7 +11,9 @@ question is evaluated once on generated cases (the first public and hidden
 ones, and the corners of the dims and integer ranges), and every other check
 kind generates its first cases and their references, on the trusted side,
 before anything runs. The first problem is one `InputError`: the file, the
-line, the key, what is wrong (exit 2).
+line, the key, what is wrong (exit 2). What a kind checks is its record's `problem`
+(grader/checks/kinds/): gradient and value call `expression_problem`, the others
+`generation_problem` with their own case generator.
 """
 
 from __future__ import annotations
@@ -22,12 +24,11 @@ import typing as t
 from pathlib import Path
 
 from grader.checks import sound
+from grader.checks.kinds.gradient import GradientCheck
 from grader.errors import InputError
-from grader.rubric.model import (Cases, CaseSet, FiniteDifferenceCheck, ForwardModeCheck, GradientCheck,
-                                 LagrangeCheck, Question, ReverseModeCheck, Rubric, ValueCheck)
+from grader.rubric.kinds import KINDS, Problem
+from grader.rubric.model import Cases, CaseSet, Question, Rubric
 from grader.yamlmodel import _dotted, _line_of, load_yaml_model, parse_yaml
-
-Problem = t.Tuple[t.Tuple[t.Union[str, int], ...], str]   # (key path inside the question, message)
 
 CASES_PER_SET = 2        # generated cases tried per visibility (besides the corners)
 
@@ -65,11 +66,8 @@ def _first_problem(rubric_json: str) -> tuple[int, tuple, str] | None:
 def question_problem(q: Question) -> Problem | None:
     try:
         found = _static_problem(q)
-        if found is None:
-            if isinstance(q.check, (GradientCheck, ValueCheck)):
-                found = _expression_problem(q)
-            else:
-                found = _generator_problem(q)
+        if found is None:       # the kind's own: grader/checks/kinds/
+            found = KINDS[q.check.kind].problem(q)
         return found
     except InputError:
         raise
@@ -94,15 +92,21 @@ def _static_problem(q: Question) -> Problem | None:
                 return (("args", name, "integer"), "an integer argument has no `shape`: give one or the other")
             if spec.requires_grad:
                 return (("args", name, "requires_grad"), "an integer argument cannot require grad")
-    if isinstance(q.check, GradientCheck) and q.args.get(q.check.wrt) and q.args[q.check.wrt].integer:
-        return (("check", "wrt"), f"'{q.check.wrt}' is an integer argument: `wrt` must name a tensor "
-                f"argument ({', '.join(n for n, s in q.args.items() if not s.integer) or 'none'})")
-    if isinstance(q.check, (GradientCheck, ValueCheck)) and all(s.integer for s in q.args.values()):
-        return (("args",), "a gradient or value check needs at least one tensor argument")
     return None
 
 
 # -- gradient and value checks: evaluate every expression ----------------------
+
+def expression_problem(q: Question) -> Problem | None:
+    """The `gradient` and `value` kinds' check: `wrt` a tensor argument, at least one tensor
+    argument, then every expression evaluated on generated cases."""
+    if isinstance(q.check, GradientCheck) and q.args.get(q.check.wrt) and q.args[q.check.wrt].integer:
+        return (("check", "wrt"), f"'{q.check.wrt}' is an integer argument: `wrt` must name a tensor "
+                f"argument ({', '.join(n for n, s in q.args.items() if not s.integer) or 'none'})")
+    if all(s.integer for s in q.args.values()):
+        return (("args",), "a gradient or value check needs at least one tensor argument")
+    return _evaluated_problem(q)
+
 
 def _argument_sets(q: Question) -> t.Iterator[tuple[str, dict]]:
     """(description, float64 CPU arguments): the corners of the dims and integer ranges,
@@ -126,7 +130,7 @@ def _argument_sets(q: Question) -> t.Iterator[tuple[str, dict]]:
             yield case.id.split("/")[0], case.args
 
 
-def _expression_problem(q: Question) -> Problem | None:
+def _evaluated_problem(q: Question) -> Problem | None:
     import torch
 
     from grader.checks import reference
@@ -177,7 +181,7 @@ def _kind(value: t.Any) -> str:
     return f"a {type(value).__name__}"
 
 
-# -- the other check kinds: generate their first cases and references -----------
+# -- the other check kinds: generate their first cases and references (their modules say how) --
 
 def _few_cases(q: Question) -> Question:
     """The question with at most CASES_PER_SET cases per visibility (same seeds); a deep
@@ -190,22 +194,12 @@ def _few_cases(q: Question) -> Question:
                                                hidden=few(q.cases.hidden, 0 if deep else CASES_PER_SET))})
 
 
-def _generator_problem(q: Question) -> Problem | None:
-    check, small = q.check, _few_cases(q)
+def generation_problem(q: Question, generate: t.Callable[[Question], object]) -> Problem | None:
+    """The other kinds' check: `generate` makes the first cases (and a reference) of the question
+    cut to a few cases; whatever it raises is the settings' problem."""
+    small = _few_cases(q)
     try:
-        if isinstance(check, (ForwardModeCheck, ReverseModeCheck)):
-            from grader.checks import graph_cases
-            cases = graph_cases.graph_cases(small, public_only=False)
-            # one reference (a deep chain's takes seconds, and its templates are fixed)
-            if cases and check.graphs.generator != "deep_chain":
-                graph_cases.expected(check, cases[0])
-        elif isinstance(check, FiniteDifferenceCheck):
-            from grader.checks import numdiff
-            for case in numdiff.fd_cases(small, public_only=False):
-                numdiff.reference_fd(check, case.graph, case.x, check.h)
-        elif isinstance(check, LagrangeCheck):
-            from grader.checks import lagrange
-            lagrange.lagrange_cases(small, public_only=False)
+        generate(small)
     except Exception as exc:   # noqa: BLE001 - the settings asked for what cannot be generated
         return (("check",), f"its cases cannot be generated: {_error(exc)}")
     return None

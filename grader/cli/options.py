@@ -1,7 +1,7 @@
 """Options shared by `grade` and `check`: output formats, the exit policy, GitHub (CI) mode.
 
 Formats (`--format`, repeatable; without it the config's `formats`): json is
-always written; the others are the table's (grader/reports/formats.py). CI mode
+always written; the others are the table's (grader/formats.py). CI mode
 is on with `--format github` or when `GITHUB_ACTIONS=true` (set on every GitHub
 runner); it adds the github and junit formats. `classroom` also sets the step output `result` for GitHub
 Classroom's reporter (grader/reports/classroom.py), wherever $GITHUB_OUTPUT is set.

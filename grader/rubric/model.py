@@ -7,34 +7,16 @@ sent to the student's kernel except the arguments of each call.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import typing as t
 
 from pydantic import Field, field_validator, model_validator
 
 from grader.config import Device, DType
+from grader.rubric.kinds import KINDS
 from grader.yamlmodel import StrictModel
 
 MatrixKind = t.Literal["general", "symmetric", "spd", "well_conditioned", "positive_det"]
-
-#: names an expression may use besides the question's arguments (reference.evaluate provides them)
-EXPRESSION_BUILTINS = ("abs", "float", "int", "max", "min", "sum")
-EXPRESSION_GLOBALS = ("torch", "math", *EXPRESSION_BUILTINS)
-
-
-def _check_expression(expr: str, names: t.Iterable[str]) -> str:
-    try:
-        tree = ast.parse(expr, mode="eval")
-    except SyntaxError as exc:
-        raise ValueError(f"not a Python expression: {exc.msg}") from None
-    allowed = set(names) | set(EXPRESSION_GLOBALS)
-    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    unknown = sorted(used - allowed)
-    if unknown:
-        raise ValueError(f"expression uses unknown name(s) {', '.join(unknown)}; "
-                         f"allowed: {', '.join(sorted(allowed))}")
-    return expr
 
 
 class Tolerance(StrictModel):
@@ -69,126 +51,9 @@ class Cases(StrictModel):
     hidden: CaseSet = CaseSet(count=0, seed=0)
 
 
-class Mistake(StrictModel):
-    """A known wrong answer (a torch expression of the arguments) and the hint it earns."""
-
-    when: str = Field(description="torch expression giving the wrong answer, e.g. '2 * A @ x'")
-    hint: str
-
-
-class GradientCheck(StrictModel):
-    """Compare the student's result with the denominator-layout gradient of `of` w.r.t. `wrt`."""
-
-    kind: t.Literal["gradient"]
-    of: str = Field(description="torch expression of the arguments (scalar- or vector-valued)")
-    wrt: str = Field(description="the argument to differentiate with respect to")
-    forbid: list[t.Literal["autograd"]] = Field(
-        default_factory=list, description="'autograd': flag torch autograd inside the student's code")
-    mistakes: list[Mistake] = Field(default_factory=list)
-
-
-GraphGenerator = t.Literal["single_op", "random_dag", "deep_chain", "reuse", "accumulate"]
-
-
-class GraphSpec(StrictModel):
-    """Which expression graphs a forward/reverse-mode question hands to the student's code.
-
-    single_op: one operation per case, cycling through `ops` (a number on the
-    right, e.g. `x + 2.0`, where an op is listed with `number_right`);
-    random_dag: random graphs over `ops` with node reuse; deep_chain: a chain
-    `depth` nodes long built from `ops` templates; reuse: the course's
-    d = a * (a + b) and interior reuse (s = a + b; s * s); accumulate: two
-    graphs on the same leaves, backward on each.
-    """
-
-    generator: GraphGenerator
-    ops: list[str] = Field(default_factory=list, description="operations (single_op, random_dag) "
-                           "or templates (deep_chain)")
-    number_right: bool = Field(False, description="single_op: binary ops take a plain number on the right")
-    inputs: int = Field(3, ge=1, le=8)
-    nodes: int = Field(16, ge=1, le=200)
-    outputs: int = Field(1, ge=1, le=6)
-    depth: int = Field(5000, ge=10, le=20000)
-
-
-class _AutodiffCheck(StrictModel):
-    graphs: GraphSpec
-    forbid: list[t.Literal["torch"]] = Field(
-        default_factory=list, description="'torch': flag torch (autograd or tensors) inside the student's class")
-
-    @model_validator(mode="after")
-    def _known_ops(self):
-        from grader.expr.ops import DEEP_CHAIN_TEMPLATES, GRAPH_OPS    # no torch: `grader check` loads it first
-        known = DEEP_CHAIN_TEMPLATES if self.graphs.generator == "deep_chain" else GRAPH_OPS
-        unknown = sorted(set(self.graphs.ops) - set(known))
-        if unknown:
-            raise ValueError(f"graphs.ops: unknown {', '.join(unknown)}; choose from {', '.join(known)}")
-        if self.graphs.generator in ("single_op", "random_dag", "deep_chain") and not self.graphs.ops:
-            raise ValueError(f"graphs.ops: the {self.graphs.generator} generator needs a list of ops")
-        return self
-
-
-class ForwardModeCheck(_AutodiffCheck):
-    """Forward mode with the student's `Dual`: through the class itself (values and
-    derivatives along each input direction) or through `derivative`, `jvp`, `jacobian`."""
-
-    kind: t.Literal["forward_mode"]
-    via: t.Literal["class", "derivative", "jvp", "jacobian"]
-
-
-class ReverseModeCheck(_AutodiffCheck):
-    """Reverse mode with the student's `Value`: build the graph, `backward()`, read the
-    leaves' `.grad` (class), or through `vjp`."""
-
-    kind: t.Literal["reverse_mode"]
-    via: t.Literal["class", "vjp"]
-
-
-class ValueCheck(StrictModel):
-    """Compare the student's tensor with the value of a torch expression of the arguments,
-    and check autograd semantics: a plain result, arguments (and their .grad) untouched."""
-
-    kind: t.Literal["value"]
-    expect: str = Field(description="torch expression of the args (torch and math available)")
-    plain_result: bool = Field(True, description="the result must not require grad nor have a grad_fn")
-    mistakes: list[Mistake] = Field(default_factory=list)
-
-
-class OrderCheck(StrictModel):
-    h_min: float = Field(1e-4, gt=0)
-    h_max: float = Field(1e-1, gt=0)
-    steps: int = Field(7, ge=3, le=30)
-    tolerance: float = Field(0.35, gt=0, description="allowed |student slope - reference slope|")
-
-
-class FiniteDifferenceCheck(StrictModel):
-    """A finite-difference scheme: its value at a fixed h (against the same scheme in float64),
-    its order of convergence (slope of log error against log h), and how often it calls f."""
-
-    kind: t.Literal["finite_difference"]
-    scheme: t.Literal["forward", "central"]
-    form: t.Literal["scalar", "gradient"] = Field(
-        "scalar", description="scalar: f float -> float, called as fn(f, x, h); gradient: f Tensor (n,) -> "
-        "scalar Tensor, called as fn(f, x, h)")
-    h: float = Field(1e-3, gt=0, description="h of the value check")
-    order: t.Optional[OrderCheck] = None
-    exact_calls: t.Optional[str] = Field(None, pattern=r"^[0-9]*n?$",
-                                         description="e.g. '2n': f must be called exactly that often")
-    inputs: tuple[int, int] = Field((2, 5), description="gradient form: range of n")
-
-
-class LagrangeCheck(StrictModel):
-    """Equality-constrained problems with known answers, L = f - lam^T g."""
-
-    kind: t.Literal["lagrange"]
-    via: t.Literal["lagrangian", "gradient", "solve"]
-    problems: list[t.Literal["quadratic", "circle"]] = Field(
-        default_factory=lambda: ["quadratic", "circle"], description="cycled through the cases")
-
-
-#: the model of each check kind's `check:`, one per kind; what the grader does with each is its
-#: record in grader/checks/kinds.py (the checks' floor: tests/test_registries.py keeps both equal)
-CHECK_MODELS = (GradientCheck, ValueCheck, ForwardModeCheck, ReverseModeCheck, FiniteDifferenceCheck, LagrangeCheck)
+#: the model of each check kind's `check:`, from its record (grader/rubric/kinds.py, the one
+#: table of kinds), in the table's order
+CHECK_MODELS = tuple(kind.model for kind in KINDS.values())
 Check = t.Annotated[t.Union[CHECK_MODELS], Field(discriminator="kind")]     # type: ignore[valid-type]
 
 
@@ -231,21 +96,7 @@ class Question(StrictModel):
         for name in self.args:
             if not name.isidentifier():
                 raise ValueError(f"argument name '{name}' is not an identifier")
-        if isinstance(self.check, GradientCheck):
-            if not self.args:
-                raise ValueError("a gradient check needs `args`")
-            if self.check.wrt not in self.args:
-                raise ValueError(f"check.wrt '{self.check.wrt}' is not one of the args "
-                                 f"({', '.join(self.args)})")
-            _check_expression(self.check.of, self.args)
-            for m in self.check.mistakes:
-                _check_expression(m.when, self.args)
-        if isinstance(self.check, ValueCheck):
-            if not self.args:
-                raise ValueError("a value check needs `args`")
-            _check_expression(self.check.expect, self.args)
-            for m in self.check.mistakes:
-                _check_expression(m.when, self.args)
+        self.check.check_with_args(self.args)    # what the kind's check needs of the args
         return self
 
 
