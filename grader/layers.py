@@ -13,7 +13,8 @@ from __future__ import annotations
 
 #: floor number -> (name, module prefixes); lowest first
 FLOORS: dict[int, tuple[str, tuple[str, ...]]] = {
-    0: ("foundation", ("grader", "grader.errors", "grader.files", "grader.results", "grader.layers")),
+    0: ("foundation", ("grader", "grader.errors", "grader.files", "grader.results", "grader.layers",
+                       "grader.registry")),
     1: ("course data", ("grader.yamlmodel", "grader.config", "grader.formats", "grader.course", "grader.expr")),
     2: ("rubric", ("grader.rubric",)),
     3: ("submissions", ("grader.submissions",)),

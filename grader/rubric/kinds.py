@@ -15,12 +15,10 @@ and the rubric's semantic check (grader/checks/semantics.py) read them.
 
 from __future__ import annotations
 
-import collections.abc
-import functools
 import typing as t
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint
 
+from grader.registry import Registry
 from grader.rubric.parts import CheckModel
 
 #: kind -> "module:attribute" of its record, in the order of the rubric's union
@@ -72,26 +70,5 @@ class Kind:
     problem: t.Callable[[t.Any], Problem | None]
 
 
-@functools.lru_cache(maxsize=None)
-def _load(name: str, where: str) -> CheckKind:
-    record = EntryPoint(name, where, "grader.kinds").load()
-    if getattr(record, "name", None) != name:
-        raise TypeError(f"{where}: the record of check kind '{name}' names itself "
-                        f"'{getattr(record, 'name', None)}' (grader/rubric/kinds.py)")
-    return record
-
-
-class _Kinds(collections.abc.Mapping):
-    """kind name -> its record, in TABLE's order, each loaded when first looked up."""
-
-    def __getitem__(self, name: str) -> CheckKind:
-        return _load(name, TABLE[name])
-
-    def __iter__(self) -> t.Iterator[str]:
-        return iter(TABLE)
-
-    def __len__(self) -> int:
-        return len(TABLE)
-
-
-KINDS: t.Mapping[str, CheckKind] = _Kinds()
+#: kind name -> its record, in TABLE's order, each loaded when first looked up
+KINDS: t.Mapping[str, CheckKind] = Registry("check kind", "grader/rubric/kinds.py", lambda: TABLE)

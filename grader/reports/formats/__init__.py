@@ -13,14 +13,12 @@ the writer itself, so a batch pays only for the formats it asks for.
 
 from __future__ import annotations
 
-import collections.abc
-import functools
 import typing as t
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint
 from pathlib import Path
 
 from grader import formats as table
+from grader.registry import Registry
 from grader.reports import gradescope
 from grader.results import SubmissionResult
 from grader.rubric.model import Rubric
@@ -90,30 +88,9 @@ def own_folder(folder: str) -> OutputPath:
     return lambda out, sub_id: out / folder / f"{sub_id}.json"
 
 
-@functools.lru_cache(maxsize=None)
-def _load(name: str, where: str) -> ReportFormat:
-    record = EntryPoint(name, where, "grader.formats").load()
-    if getattr(record, "name", None) != name:
-        raise TypeError(f"{where}: the record of format '{name}' names itself "
-                        f"'{getattr(record, 'name', None)}' (grader/formats.py)")
-    return record
-
-
-class _Formats(collections.abc.Mapping):
-    """format name -> its record, in grader/formats.py's order; a record is loaded when it is
-    first looked up (TABLE is read each time: a test may add a line)."""
-
-    def __getitem__(self, name: str) -> ReportFormat:
-        return _load(name, table.TABLE[name].record)
-
-    def __iter__(self) -> t.Iterator[str]:
-        return iter(table.TABLE)
-
-    def __len__(self) -> int:
-        return len(table.TABLE)
-
-
-FORMATS: t.Mapping[str, ReportFormat] = _Formats()
+#: format name -> its record, in grader/formats.py's order, each loaded when first looked up
+FORMATS: t.Mapping[str, ReportFormat] = Registry("format", "grader/formats.py", lambda: {
+    name: entry.record for name, entry in table.TABLE.items()})
 
 
 def output_of(fmt: str, out: Path, sub_id: str) -> Path:
