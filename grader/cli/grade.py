@@ -24,7 +24,7 @@ from grader.yamlmodel import load_yaml_model
 from grader.reports.similarity import starter_for
 from grader.rubric import find_rubric
 from grader.sandbox import elevate
-from grader.submissions import collect
+from grader.submissions.lms import collect, unreadable_notes
 
 
 
@@ -116,7 +116,8 @@ def grade(
     rubric_path = find_rubric(cfg, assignment)
     rubric = require_hidden_cases(load_yaml_model(rubric_path, Rubric), assignment)   # the schema; no torch yet
     dest = out_dir or cfg.path("out") / rubric.assignment
-    found = collect(paths, dest / "submissions", rubric.assignment)   # zip exports are unpacked there, once
+    # zip exports are unpacked there, once; the notebooks are read once the kernels' parent starts
+    found = collect(paths, dest / "submissions", rubric.assignment, read_all=False)
     subs = found.submissions
     if not subs:
         raise InputError(paths[0], "no .ipynb notebooks found")
@@ -126,6 +127,7 @@ def grade(
         # the warm kernels' parent imports torch in its own process (seconds) while this one
         # imports it and checks the rubric (seconds too); a bad rubric leaves at once all the same
         prestart_kernels(cfg, plotting=plots(s.path for s in subs))
+    found.notes += unreadable_notes(found.submissions)
     check_rubric(rubric, rubric_path)
     from grader.batch import grade_batch
     from grader.batch.executors import DaskExecutor

@@ -41,9 +41,13 @@ class Collection:
     notes: list[str] = field(default_factory=list)
 
 
-def collect(paths: list[Path], unpack_to: Path, assignment: str | None = None) -> Collection:
+def collect(paths: list[Path], unpack_to: Path, assignment: str | None = None, *,
+            read_all: bool = True) -> Collection:
     """Submissions from notebooks, folders and LMS export zips, in command-line order. `assignment`
-    (the rubric's name) picks an nbgrader assignment's folders and a notebook among several."""
+    (the rubric's name) picks an nbgrader assignment's folders and a notebook among several.
+    `read_all=False`: the notes on notebooks found in folders that cannot be read are left to
+    `unreadable_notes` (`grader grade` starts the kernels' parent first: reading and validating
+    every notebook takes a while)."""
     out = Collection()
     parts: list[list[Submission]] = []
     uploads: list[tuple[int, Upload]] = []
@@ -69,7 +73,7 @@ def collect(paths: list[Path], unpack_to: Path, assignment: str | None = None) -
         students[index].append(_submission(upload))
     out.submissions = unique_ids([sub for index, part in enumerate(parts)
                                   for sub in part + sorted(students[index], key=lambda s: s.id)])
-    out.notes += _identical(out.submissions) + _unreadable(out.submissions)
+    out.notes += _identical(out.submissions) + (unreadable_notes(out.submissions) if read_all else [])
     return out
 
 
@@ -154,7 +158,8 @@ def _identical(subs: list[Submission]) -> list[str]:
             f"({', '.join(s.id for s in same.values())}); all graded" for same in by_hash.values() if len(same) > 1]
 
 
-def _unreadable(subs: list[Submission]) -> list[str]:
+def unreadable_notes(subs: list[Submission]) -> list[str]:
+    """One note per notebook found in a folder that cannot be read (it is graded as invalid)."""
     notes = []
     for sub in subs:
         if sub.explicit:
