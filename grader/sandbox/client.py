@@ -147,7 +147,11 @@ class SandboxedKernel:
                                startup_timeout=int(self.limits.startup_timeout),
                                allow_errors=True, interrupt_on_timeout=True,
                                error_on_timeout={"ename": TIMEOUT_ENAME, "evalue": "", "traceback": []},
-                               iopub_timeout=2, shutdown_kernel="immediate",
+                               # after a cell's reply, how long its last outputs may take: a
+                               # notebook's thread flooding the channel with another request's
+                               # messages (tests/attacks: forged_late_reply) made the next call's
+                               # reply miss 2 s on a loaded machine
+                               iopub_timeout=10, shutdown_kernel="immediate",
                                timeout_func=self._cell_timeout)
         client.cap = self.limits.output_cap_kb * 1024
         self._client = client
