@@ -9,6 +9,7 @@ question that forbids torch still sees autograd used that way, even hidden from 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -40,22 +41,32 @@ Dual.__mul__ = _mul
 '''
 
 
-async def _graded_in_one_kernel(nb, rubric, cfg):
-    """Every public question through the probe; then whether torch is in the kernel's modules."""
+@contextlib.asynccontextmanager
+async def probed(nb, rubric, cfg):
+    """A fresh kernel that ran `nb`, its probe installed: (kernel, session, grading context)."""
     kernel = SandboxedKernel(nb, cfg.execution)
     try:
         await kernel.run_notebook()
         session = ProbeSession(kernel)
         assert await session.install()
-        ctx = GradeContext(rubric, cfg, session, NotebookCode(nb), public_only=True)
+        yield kernel, session, GradeContext(rubric, cfg, session, NotebookCode(nb), public_only=True)
+    finally:
+        await kernel.close()
+
+
+def request_of(rubric, ctx, qid):
+    return prepare(next(q for q in rubric.questions if q.id == qid), ctx).request
+
+
+async def _graded_in_one_kernel(nb, rubric, cfg):
+    """Every public question through the probe; then whether torch is in the kernel's modules."""
+    async with probed(nb, rubric, cfg) as (kernel, session, ctx):
         prepared = [prepare(q, ctx) for q in rubric.questions]
         results = []
         async for outcomes in session.call_all([p.request for p in prepared]):
             results.append(prepared[len(results)].finish(outcomes))
         shown = await kernel.execute("'torch' in __import__('sys').modules", timeout=30)
         return {r.id: r for r in results}, shown.value_text
-    finally:
-        await kernel.close()
 
 
 @pytest.fixture(scope="module")
@@ -73,18 +84,11 @@ def test_a_notebook_without_torch_is_graded_without_torch_in_its_kernel(rubric):
 
 async def _first_call_alone(nb, rubric, cfg, qid):
     """The very first call the probe makes: question `qid`'s first call, alone."""
-    kernel = SandboxedKernel(nb, cfg.execution)
-    try:
-        await kernel.run_notebook()
-        session = ProbeSession(kernel)
-        assert await session.install()
-        ctx = GradeContext(rubric, cfg, session, NotebookCode(nb), public_only=True)
-        request = prepare(next(q for q in rubric.questions if q.id == qid), ctx).request
+    async with probed(nb, rubric, cfg) as (_, session, ctx):
+        request = request_of(rubric, ctx, qid)
         assert request.watch_autograd
         [outcome] = await session.call(request.fn, request.calls[:1], watch_autograd=True)
         return outcome
-    finally:
-        await kernel.close()
 
 
 def test_torch_first_imported_inside_a_call_is_still_watched(rubric):
@@ -115,20 +119,13 @@ Dual.__add__ = _importing_add
 
 
 async def _timed_out_import(nb, rubric, cfg):
-    kernel = SandboxedKernel(nb, cfg.execution)
-    try:
-        await kernel.run_notebook()
-        session = ProbeSession(kernel)
-        assert await session.install()
-        ctx = GradeContext(rubric, cfg, session, NotebookCode(nb), public_only=True)
-        request = prepare(next(q for q in rubric.questions if q.id == "dual_add"), ctx).request
+    async with probed(nb, rubric, cfg) as (kernel, session, ctx):
+        request = request_of(rubric, ctx, "dual_add")
         first = request.calls[0]
         first.timeout = 0.2                 # far less than torch's import
         [outcome] = await session.call(request.fn, [first], watch_autograd=True)
         later = await session.call(request.fn, request.calls, watch_autograd=True)
         return outcome, later, kernel.alive
-    finally:
-        await kernel.close()
 
 
 def test_a_call_is_not_charged_for_importing_torch_nor_cut_off_inside_it(rubric):
