@@ -43,6 +43,33 @@ def pack_request(obj: dict) -> str:
     return base64.b64encode(zlib.compress(json.dumps(obj, separators=(",", ":")).encode(), 1)).decode("ascii")
 
 
+# The install cell. It looks up no name in the notebook's namespace, where a notebook could
+# have put its own `exec` or `__import__` and taken the probe's code as it was unpacked (to
+# wrap the probe and scrub its autograd counts): the builtins come from a frame's own
+# (`f_builtins`), and exec, __import__ and the three decoders must be the interpreter's C
+# functions (a Python function cannot pass for one). Anything else is no probe: the cell
+# fails (`[][0]`), and so does grading the notebook. The probe's code runs in a namespace
+# of its own whose builtins are the interpreter's.
+INSTALL = """\
+_grader_b = (0 for _ in ()).gi_frame.f_builtins
+_grader_F = [].append.__class__
+_grader_x, _grader_i = _grader_b["exec"], _grader_b["__import__"]
+_grader_m, _grader_z, _grader_a = (_grader_i("marshal").loads, _grader_i("zlib").decompress,
+                                   _grader_i("binascii").a2b_base64)
+for _grader_f, _grader_names in ((_grader_x, ("builtins", "exec")), (_grader_i, ("builtins", "__import__")),
+                                 (_grader_m, ("marshal", "loads")), (_grader_z, ("zlib", "decompress")),
+                                 (_grader_a, ("binascii", "a2b_base64"))):
+    if not (_grader_F.__class__(_grader_f) is _grader_F and _grader_f.__name__ == _grader_names[1]
+            and _grader_F.__class__(_grader_f.__self__).__name__ == "module"
+            and _grader_f.__self__.__name__ == _grader_names[0]):
+        [][0]
+_grader_ns = {{"__builtins__": _grader_x.__self__}}
+_grader_x(_grader_m(_grader_z(_grader_a("{blob}"))), _grader_ns)
+{name} = _grader_ns["_grader_probe_factory"](_grader_ns["{factory}"]())
+del _grader_b, _grader_F, _grader_x, _grader_i, _grader_m, _grader_z, _grader_a, _grader_f, _grader_names, _grader_ns
+{name}.env({cuda})"""
+
+
 @functools.cache
 def _compiled_probe() -> str:
     """The kernel side, compiled here once per process and sent as marshalled bytecode:
@@ -115,11 +142,8 @@ class ProbeSession:
         if not self.kernel.alive:
             return False
         self.name = f"_grader_probe_{secrets.token_hex(8)}"
-        code = (f"exec(__import__('marshal').loads(__import__('zlib').decompress("
-                f"__import__('base64').b64decode('{_compiled_probe()}'))))\n"
-                f"{self.name} = _grader_probe_factory({KERNEL_INTERP_FACTORY}())\n"
-                f"del _grader_probe_factory, _grader_probe_integrity, {KERNEL_INTERP_FACTORY}\n"
-                f"{self.name}.env({self._cuda_wanted()})")
+        code = INSTALL.format(blob=_compiled_probe(), name=self.name, factory=KERNEL_INTERP_FACTORY,
+                              cuda=self._cuda_wanted())
         result = await self.kernel.execute(code, timeout=120)
         try:
             env = decode_reply(result.value_text)

@@ -152,6 +152,42 @@ def grad_quadratic_form(A, x):
     (g,) = _ag.grad(v @ A @ v, [v])
     return g.detach()"""
 
+# Shadow `exec` in the notebook's namespace, where the probe's install cell used to look it
+# up: take the probe's code as it is unpacked, wrap the probe it makes and scrub its
+# autograd counts; then the same hidden autograd. (It got full marks before the install
+# cell stopped looking names up in the notebook's namespace.)
+PROBE_EXEC_SHADOW = """\
+import base64 as _b64, builtins as _b, json as _json
+
+def exec(code, *rest):
+    _b.exec(code, globals())
+    real = globals().get("_grader_probe_factory")
+    if real is None:
+        return
+
+    def scrub(reply, key):
+        data = _json.loads(_b64.b64decode(reply))
+        for answer in data[key] if key == "answers" else [data[key]]:
+            for r in answer:
+                r["autograd_calls"] = 0
+        return _b64.b64encode(_json.dumps(data).encode()).decode("ascii")
+
+    def factory(interp):
+        probe = real(interp)
+
+        class Scrubbed:
+            def __getattr__(self, name):
+                return getattr(probe, name)
+
+            def call_all(self, request, namespace):
+                return scrub(probe.call_all(request, namespace), "answers")
+
+            def call(self, request, namespace):
+                return scrub(probe.call(request, namespace), "results")
+        return Scrubbed()
+    globals()["_grader_probe_factory"] = factory
+""" + HIDDEN_AUTOGRAD
+
 # Patch what the probe is built from before it is installed (json, base64,
 # builtins it calls, the display hook), scrubbing the probe's counter, then
 # the same hidden autograd.

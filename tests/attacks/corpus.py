@@ -68,6 +68,9 @@ ATTACKS: tuple[Attack, ...] = (
     Attack("hidden_autograd", "autograd reached through strings (the static scan cannot see it)",
            (c.HIDDEN_AUTOGRAD,), ("grad_quadratic_form",),
            (Reason("grad_quadratic_form", "forbidden: uses torch autograd (autograd calls during the call)"),)),
+    Attack("probe_exec_shadow", "`exec` shadowed in the notebook to wrap the probe as it is installed "
+           "and scrub its autograd counts, plus hidden autograd", (c.PROBE_EXEC_SHADOW,), ("grad_quadratic_form",),
+           (Reason("grad_quadratic_form", "forbidden: uses torch autograd (autograd calls during the call)"),)),
     # The scrubbed count could hide autograd anywhere: every question that forbids it is lost.
     Attack("tampered_probe", "json.dumps patched to scrub the probe's autograd counter, "
            "plus hidden autograd", (c.TAMPER_PROBE,), ALL,
