@@ -38,8 +38,9 @@ import nbformat  # noqa: E402
 import grader.sandbox.client as client_mod  # noqa: E402
 from benchmarks.bench_grade import grade_copies, import_torch_times  # noqa: E402
 from grader.config import Execution, load_config  # noqa: E402
-from grader.sandbox import warm, warm_shared, zygote_handle  # noqa: E402
+from grader.sandbox import warm, zygote_handle  # noqa: E402
 from grader.sandbox.client import SandboxedKernel  # noqa: E402
+from grader.sandbox.plan import decide_plan  # noqa: E402
 
 CELLS = [
     "import torch",
@@ -114,7 +115,7 @@ def main() -> None:
     limits = load_config(ROOT / "config.yaml").execution
 
     t = time.perf_counter()
-    zygote = zygote_handle.ZygoteHandle(threads=limits.torch_threads, sandbox=warm_shared.sandbox_for(limits)).start()
+    zygote = zygote_handle.ZygoteHandle(threads=limits.torch_threads, sandbox=decide_plan(limits, warm=True).zygote_sandbox()).start()
     zygote_s = time.perf_counter() - t
     try:
         # Interleave the measurements so that a change of machine load hits all of them.

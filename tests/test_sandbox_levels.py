@@ -34,6 +34,7 @@ import pytest
 from grader.cli import main as cli_main
 from grader.reports import markdown
 from grader.sandbox import bwrap, cgroup, levels, warm, warm_env, warm_shared, zygote_handle
+from grader.sandbox import plan as plan_mod
 from helpers import ROOT, SOLUTION, by_question, config, grade, notebook_with, tagged_pids, write
 
 pytestmark = pytest.mark.skipif(not bwrap.probe()[0], reason=f"bubblewrap cannot run here: {bwrap.probe()[1]}")
@@ -199,7 +200,7 @@ def test_warm_kernel_at_bwrap_sees_what_a_fresh_one_sees(batches):
     # no PID namespace: the grader is out of reach, and so are the other kernels' folders; on the
     # zygote's own /proc (Linux 5.8 on) no other process is even listed
     assert seen["signal_grader"] == seen["list_kernels"] == "PermissionError", seen
-    if warm_shared.shared_zygote(1, warm_shared.sandbox_for(config(sandbox="auto").execution)).info.get("private_proc"):
+    if warm_shared.shared_zygote(1, plan_mod.decide_plan(config(sandbox="auto").execution, warm=True).zygote_sandbox()).info.get("private_proc"):
         assert not seen["out_in_proc"] and seen["bwrap_is_pid1"] == "FileNotFoundError", seen
     assert seen["cgroup"] == bool(cgroup.available()), seen
     assert r.score == FULL - 1 and by_question(r)["grad_inner"].status == "error", r.score
@@ -394,7 +395,6 @@ def test_uid_level_hides_the_course_and_the_output(uid_batches, kernel):
 def test_a_batch_decides_its_sandbox_once_and_every_kernel_gets_that_plan(tmp_path, monkeypatch):
     """One decision per run (`sandbox.plan`), not one probe per kernel: three notebooks, two
     workers, `levels.decide` asked once, every result recording the level and reason decided."""
-    from grader.sandbox import plan as plan_mod
     asked: list[tuple[str, bool]] = []
     real = levels.decide
 
@@ -411,3 +411,32 @@ def test_a_batch_decides_its_sandbox_once_and_every_kernel_gets_that_plan(tmp_pa
     decided = plan_mod.decide_plan(config().execution, warm=False)
     assert {(r.sandbox["level"], r.sandbox["why"]) for r in results.values()} == {(decided.level, decided.why)}
     assert all(r.score == r.max_score for r in results.values())
+
+
+def test_grader_grade_decides_its_sandbox_once_for_refusal_notice_parent_and_kernels(tmp_path, monkeypatch, capsys):
+    """`grader grade` itself: the level that it refuses or announces, that the warm kernels'
+    parent is started for and that every kernel gets is one decision, made in one place
+    (`grade.batch_plan`: warm kernels' level, and fresh kernels' to compare where `auto` might
+    do better fresh), never again per kernel or for the parent; warm kernels, two workers."""
+    import inspect
+
+    asked: list[tuple[str, bool, bool]] = []
+    real = levels.decide
+
+    def counted(requested: str, *, warm: bool = False):
+        planning = any(frame.function == "batch_plan" for frame in inspect.stack())
+        asked.append((requested, warm, planning))
+        return real(requested, warm=warm)
+    monkeypatch.setattr(levels, "decide", counted)
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("a", "b"):
+        (subs / f"{name}.ipynb").write_bytes(SOLUTION.read_bytes())
+    code, err = run_cli(monkeypatch, capsys, "grade", subs, "-a", "matrix_calculus", "--out", tmp_path / "out",
+                        "--warm", "--workers", "2", "--config", ROOT / "config.yaml")
+    assert code == 0, err
+    assert asked and all(planning for *_, planning in asked) and len(asked) <= 2, \
+        f"the sandbox was decided outside the run's plan: {asked}"
+    recorded = {json.loads((tmp_path / "out" / "results" / f"{n}.json").read_text())["sandbox"]["why"]
+                for n in ("a", "b")}
+    assert len(recorded) == 1, recorded

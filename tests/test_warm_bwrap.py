@@ -13,6 +13,7 @@ import pytest
 from grader.config import Execution
 from grader.sandbox import warm_env, warm_shared, zygote_handle
 from grader.sandbox.client import SandboxedKernel
+from grader.sandbox.plan import decide_plan
 from helpers import wait_until
 from warm_helpers import (MARK, SEMANTICS_CELLS, check_semantics, marked_processes, notebook, run,
                           start_detached_sleeper)
@@ -51,7 +52,7 @@ def test_warm_kernel_in_bubblewrap_keeps_jupyter_semantics_and_gets_its_own_uid(
 def test_warm_kernels_in_bubblewrap_cannot_reach_one_another():
     """Kernel A tries kernel B's process, folders and connection file, and the zygote's memory."""
     needs_bwrap_zygote()
-    zygote = warm_shared.shared_zygote(1, warm_shared.sandbox_for(BWRAP_LIMITS))
+    zygote = warm_shared.shared_zygote(1, decide_plan(BWRAP_LIMITS, warm=True).zygote_sandbox())
 
     async def go():
         b = SandboxedKernel(notebook([]), BWRAP_LIMITS)
@@ -86,7 +87,7 @@ def attempt(action):
 
 def test_a_warm_kernel_in_bubblewrap_sees_only_its_own_processes():
     needs_bwrap_zygote()
-    zygote = warm_shared.shared_zygote(1, warm_shared.sandbox_for(BWRAP_LIMITS))
+    zygote = warm_shared.shared_zygote(1, decide_plan(BWRAP_LIMITS, warm=True).zygote_sandbox())
     if not zygote.info.get("private_proc"):
         pytest.skip("proc has no per-mount options here (Linux < 5.8): warm kernels see every process")
     code = """\

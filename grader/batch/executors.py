@@ -34,13 +34,16 @@ Grade = t.Callable[[Submission], t.Awaitable[SubmissionResult]]
 
 class LocalExecutor:
     def __init__(self, rubric: Rubric, cfg: Config, *, workers: int, public_only: bool,
-                 hide: tuple[Path, ...] = (), closes: list[float] | None = None):
-        """`closes`: where each kernel's close time goes (seconds), if anywhere."""
+                 hide: tuple[Path, ...] = (), closes: list[float] | None = None,
+                 plan: SandboxPlan | None = None):
+        """`closes`: where each kernel's close time goes (seconds), if anywhere. `plan`: the
+        batch's sandbox as `grader grade` decided it (with `hide` among its hidden paths)."""
         self.rubric, self.cfg, self.public_only = rubric, cfg, public_only
         self.hide = hide     # folders the kernels must not see (the batch's output)
         self.gate = asyncio.Semaphore(max(1, workers))
-        # the batch's sandbox, decided once, at the first kernel (`pipeline.sandbox_plan`)
-        self.plan: SandboxPlan | None = None
+        # the batch's sandbox: the caller's, else decided once, at the first kernel
+        # (`pipeline.sandbox_plan`)
+        self.plan: SandboxPlan | None = plan
         self.closing: set[asyncio.Task] = _Closing(closes)    # kernels shutting down after their result
 
     async def __aenter__(self) -> "LocalExecutor":

@@ -36,8 +36,9 @@ from grader.batch.writers import ReportOptions, prepare, result_path, write_batc
 from grader.config import Config
 from grader.errors import OutputError
 from grader.files import write_atomic_bytes
-from grader.pipeline import not_run, submission_result
+from grader.pipeline import hidden_paths, not_run, submission_result
 from grader.results import SubmissionResult
+from grader.sandbox.plan import SandboxPlan
 from grader.rubric.model import Rubric
 from grader.submissions import Submission
 
@@ -110,7 +111,8 @@ async def grade_batch(subs: list[Submission], rubric: Rubric, cfg: Config, out: 
                       workers: int, public_only: bool = False, force: bool = False,
                       on_done: OnDone | None = None, report: ReportOptions = ReportOptions(),
                       executor=None, notes: list[str] | None = None,
-                      hide: t.Iterable[Path] = (), profile: BatchProfile | None = None) -> list[SubmissionResult]:
+                      hide: t.Iterable[Path] = (), profile: BatchProfile | None = None,
+                      plan: SandboxPlan | None = None) -> list[SubmissionResult]:
     """Every submission's result (sorted by id). Why a result was graded again goes to the
     summary (after `report.notes`, e.g. the collection's) and into `notes` if given.
     `hide`: more folders the kernels must not see (the rubric's, when given by path).
@@ -118,9 +120,10 @@ async def grade_batch(subs: list[Submission], rubric: Rubric, cfg: Config, out: 
     cfg = cfg.with_kernel(batch=True)
     out.mkdir(parents=True, exist_ok=True)   # it exists before any kernel does: one it cannot see
     prepare(cfg.formats)                     # the report formats' slow imports, while kernels start
+    kernels_hide = kernel_hide(subs, cfg, out, hide)
     executor = executor or LocalExecutor(rubric, cfg, workers=workers, public_only=public_only,
-                                         hide=kernel_hide(subs, cfg, out, hide),
-                                         closes=profile.closes if profile else None)
+                                         hide=kernels_hide, closes=profile.closes if profile else None,
+                                         plan=plan and plan.hiding(hidden_paths(cfg, kernels_hide)))
     if profile:
         profile.mark("batch")
     regraded: list[str] = []

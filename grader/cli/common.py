@@ -16,6 +16,9 @@ from grader.checks.semantics import load_rubric
 from grader.rubric.model import Rubric
 from grader.sandbox.levels import check_config
 
+if t.TYPE_CHECKING:
+    from grader.sandbox.plan import SandboxPlan
+
 ConfigOption = t.Annotated[t.Optional[Path], typer.Option(
     "--config", help="course config file (default: the course's config.yaml: see grader --course)")]
 
@@ -58,24 +61,27 @@ def plots(paths: t.Iterable[Path]) -> bool:
     return False
 
 
-def prestart_kernels(cfg: Config, *, plotting: bool = True) -> None:
+def prestart_kernels(cfg: Config, *, plotting: bool = True, plan: SandboxPlan | None = None) -> None:
     """Start the warm parent in the background (it imports torch, in bubblewrap where the
     kernels will be) as soon as the config is known, so that it starts while this process
     imports torch and checks the rubric; a bad input still leaves at once (`grader.cli.main.main`
     does not wait for it). The network-namespace probe that every kernel's sandbox asks
     (`levels.network_isolation_available`, a subprocess) runs then too, off the event loop.
     `plotting=False` (no notebook to grade mentions plotting, `plots`): matplotlib is not
-    preloaded for the kernels, half a second less before the first one."""
-    if cfg.execution.kernel == "warm":
-        import threading
+    preloaded for the kernels, half a second less before the first one. `plan`: the run's
+    sandbox (`grader grade` decides it first); None: decided here for warm kernels."""
+    if plan is None and cfg.execution.kernel == "warm":
+        from grader.sandbox.plan import decide_plan
+        plan = decide_plan(cfg.execution, warm=True)
+    if plan is None or not plan.warm:
+        return
+    import threading
 
-        from grader.sandbox import levels
-        from grader.sandbox import warm_shared
-        warm_shared.prestart(cfg.execution.torch_threads, warm_shared.sandbox_for(cfg.execution),
-                              plotting=plotting)
-        if cfg.execution.network == "isolate":
-            threading.Thread(target=levels.network_isolation_available, name="grader-netns-probe",
-                             daemon=True).start()
+    from grader.sandbox import levels, warm_shared
+    warm_shared.prestart(cfg.execution.torch_threads, plan.zygote_sandbox(), plotting=plotting)
+    if cfg.execution.network == "isolate":
+        threading.Thread(target=levels.network_isolation_available, name="grader-netns-probe",
+                         daemon=True).start()
 
 
 def rubric_for(cfg: Config, assignment: str) -> Rubric:

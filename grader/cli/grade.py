@@ -42,30 +42,45 @@ class SandboxLevel(str, enum.Enum):
 
 
 def sandbox_level(cfg, chosen: SandboxLevel | None):
-    """The config with --sandbox applied; refuse (exit 2) a weak level nobody named, and say
-    once, on stderr, which level the kernels get and why when it is below bubblewrap."""
+    """The config with --sandbox applied (and fresh kernels where warm ones cannot get
+    bubblewrap; run again under sudo where the uid level needs it)."""
     from grader.sandbox import levels
     if chosen is not None:
         cfg = cfg.model_copy(update={"execution": cfg.execution.model_copy(update={"sandbox": chosen.value})})
-    warm, requested = cfg.execution.kernel == "warm", cfg.execution.sandbox
-    if warm and requested == "auto" and levels.warm_is_weaker():
-        # bubblewrap runs, but warm kernels need root for a uid each: fresh kernels, sandboxed
-        console.print("sandbox: warm kernels cannot run in bubblewrap here (they need the grader to run "
-                      "as root); kernels start fresh", markup=False, soft_wrap=True)
-        cfg, warm = cfg.with_kernel(batch=True, warm=False), False
+    requested = cfg.execution.sandbox
     if elevate.wanted(requested, levels.available("bwrap")[0], levels.sudo_works):
         why = "the uid level needs root" if requested == "uid" else \
             "bubblewrap does not run here and the uid level needs root"
         console.print(f"sandbox: {why}: running the grader again with sudo (passwordless)",
                       markup=False, soft_wrap=True)
         elevate.rerun_with_sudo()
-    try:
-        level, why = levels.gate(requested, warm=warm)
-    except levels.LevelUnavailable as exc:
-        raise InputError("--sandbox" if chosen is not None else "execution.sandbox", str(exc)) from None
-    if line := levels.notice(level, why, warm=warm):
-        console.print(line, markup=False, soft_wrap=True)
     return cfg
+
+
+def batch_plan(cfg, rubric: Rubric, chosen: SandboxLevel | None):
+    """The config (fresh kernels where warm ones would get a weaker level) and the batch's
+    sandbox, decided once, here, and handed down to every kernel (CUDA where the
+    rubric or config asks for CUDA cases and this machine has a GPU: decided before torch is
+    imported, so that the kernels' parent can start meanwhile). Refuse (exit 2) a level that
+    does not run here or a weak level nobody named; say once, on stderr, which level the
+    kernels get and why when it is below bubblewrap."""
+    from grader.prerun import may_use_cuda
+    from grader.sandbox import levels
+    from grader.sandbox.plan import decide_plan
+    cuda = may_use_cuda(rubric, cfg)
+    plan = decide_plan(cfg.execution, cuda=cuda)
+    if plan.warm and plan.requested == "auto":
+        fresh = decide_plan(cfg.execution, warm=False, cuda=cuda)
+        if levels.LEVELS.index(fresh.level) < levels.LEVELS.index(plan.level):
+            # bubblewrap runs, but warm kernels need root for a uid each: fresh kernels, sandboxed
+            console.print("sandbox: warm kernels cannot run in bubblewrap here (they need the grader to run "
+                          "as root); kernels start fresh", markup=False, soft_wrap=True)
+            cfg, plan = cfg.with_kernel(batch=True, warm=False), fresh
+    if refused := plan.refusal():
+        raise InputError("--sandbox" if chosen is not None else "execution.sandbox", refused)
+    if line := plan.notice():
+        console.print(line, markup=False, soft_wrap=True)
+    return cfg, plan
 
 
 def grade(
@@ -115,6 +130,7 @@ def grade(
     cfg = cfg.model_copy(update={"formats": chosen})
     rubric_path = find_rubric(cfg, assignment)
     rubric = require_hidden_cases(load_yaml_model(rubric_path, Rubric), assignment)   # the schema; no torch yet
+    cfg, plan = batch_plan(cfg, rubric, sandbox)      # a Dask executor's workers use their own
     dest = out_dir or cfg.path("out") / rubric.assignment
     # zip exports are unpacked there, once; the notebooks are read once the kernels' parent starts
     found = collect(paths, dest / "submissions", rubric.assignment, read_all=False)
@@ -126,7 +142,7 @@ def grade(
     if not scheduler:
         # the warm kernels' parent imports torch in its own process (seconds) while this one
         # imports it and checks the rubric (seconds too); a bad rubric leaves at once all the same
-        prestart_kernels(cfg, plotting=plots(s.path for s in subs))
+        prestart_kernels(cfg, plotting=plots(s.path for s in subs), plan=plan)
     found.notes += unreadable_notes(found.submissions)
     check_rubric(rubric, rubric_path)
     from grader.batch import grade_batch
@@ -142,7 +158,8 @@ def grade(
                                                        notes=tuple(found.notes),
                                                        starter=starter_for(cfg, rubric.assignment, chosen)),
                                   executor=runner, notes=notes,
-                                  hide=(find_rubric(cfg, assignment).parent,), profile=timings))
+                                  hide=(find_rubric(cfg, assignment).parent,), profile=timings,
+                                  plan=plan))
     graded = len(results) - bar.reused
     title = f"{rubric.assignment}: {graded} graded" + (f", {bar.reused} reused" if bar.reused else "")
     title += f" (shard {shard})" if shard else ""

@@ -116,12 +116,6 @@ def sudo_works() -> bool:
         return False
 
 
-def warm_is_weaker() -> bool:
-    """Whether `auto` gives warm kernels a weaker level than fresh ones (bubblewrap runs,
-    but the warm kernels' uid each needs a root grader)."""
-    return LEVELS.index(decide("auto", warm=True)[0]) > LEVELS.index(decide("auto", warm=False)[0])
-
-
 def available(level: str, *, warm: bool = False) -> tuple[bool, str]:
     if level == "bwrap":
         return warm_bwrap_status() if warm else bwrap_status()
@@ -166,17 +160,15 @@ def decide(requested: str, *, warm: bool = False) -> tuple[Level, str]:
 _BEST = "best level that runs here; "
 
 
-def gate(requested: str, *, warm: bool = False) -> tuple[Level, str]:
-    """For `grader grade`: the level and why, or LevelUnavailable where only a weak level
-    runs here and the instructor did not name it (untrusted notebooks could read the course)."""
-    level, why = decide(requested, warm=warm)
-    if level in WEAK and requested == "auto":
-        missing = why.removeprefix(_BEST)
-        raise LevelUnavailable(
-            f"no sandbox level that hides the course from the notebooks runs here ({missing}); to grade "
+def weak_refusal(requested: str, level: str, why: str) -> str | None:
+    """For `grader grade` (`SandboxPlan.refusal`): why it refuses where only a weak level runs
+    here and the instructor did not name it (untrusted notebooks could read the course)."""
+    if level not in WEAK or requested != "auto":
+        return None
+    missing = why.removeprefix(_BEST)
+    return (f"no sandbox level that hides the course from the notebooks runs here ({missing}); to grade "
             f"untrusted notebooks at a weak level anyway, name it: --sandbox {level} or execution.sandbox: "
             f"{level} ({level} runs here); or run the grader as root, or make bubblewrap work")
-    return level, why
 
 
 def notice(level: str, why: str, *, warm: bool = False) -> str | None:

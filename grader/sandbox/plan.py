@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import typing as t
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from grader.config import Execution
 from grader.sandbox import bwrap, levels
 from grader.sandbox.levels import Level
 from grader.sandbox.notebook_client import LAUNCHER
+from grader.sandbox.warm_env import ZygoteSandbox
 
 #: the environment variable that carries the sandbox to the kernel's launcher or zygote child
 ENV = "GRADER_SANDBOX"
@@ -46,6 +48,27 @@ class SandboxPlan:
     cpu_seconds: float
     file_size_mb: int
     max_processes: int
+
+    def hiding(self, paths: t.Iterable[Path]) -> "SandboxPlan":
+        """The same decision with `paths` hidden from the kernels too (a batch knows the
+        folders it found notebooks in after its plan was made)."""
+        return dataclasses.replace(self, hide=tuple(dict.fromkeys([*self.hide, *map(Path, paths)])))
+
+    def refusal(self) -> str | None:
+        """Why `grader grade` must not run on this plan: a named level that does not run here,
+        or only a weak level where none was named; None: it may."""
+        return self.error or levels.weak_refusal(self.requested, self.level, self.why)
+
+    def notice(self) -> str | None:
+        """The one line a run prints at its start when its kernels get less than bubblewrap."""
+        return levels.notice(self.level, self.why, warm=self.warm)
+
+    def zygote_sandbox(self) -> ZygoteSandbox | None:
+        """The bubblewrap the warm kernels' parent runs in (`warm_shared.prestart`), None where
+        the kernels are fresh or below the bwrap level."""
+        if not self.warm or self.level != "bwrap":
+            return None
+        return ZygoteSandbox(network=self.network_allowed, tmp_mb=self.tmp_mb)
 
     @property
     def launcher_network(self) -> str:
@@ -74,7 +97,7 @@ def decide_plan(execution: Execution, hide: t.Iterable[Path] = (), *, warm: bool
     """The run's plan for `execution` on this machine. `warm`: None takes
     `execution.kernel`. A level named but unavailable is no exception here: the plan
     carries the error and every kernel start reports it (as the results record);
-    `grader grade` refuses earlier (`levels.gate`)."""
+    `grader grade` refuses earlier (`SandboxPlan.refusal`)."""
     # warm kernels are forked from a process that already imported torch
     # (grader/sandbox/zygote.py); CUDA stays on fresh kernels until checked on a GPU.
     # Where the zygote cannot run in bubblewrap (`levels.warm_bwrap_status`), a config that

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import atexit
 import threading
-from typing import Any
 
-from grader.sandbox import levels
 from grader.sandbox.warm_env import WarmUnavailable, ZygoteSandbox, remove_kernels_dir
 from grader.sandbox.zygote_handle import ZygoteHandle
 
@@ -43,17 +41,6 @@ def shared_zygote(threads: int = 1, sandbox: ZygoteSandbox | None = None) -> Zyg
         with _shared_lock:
             _failed[key] = exc
         raise
-
-
-def sandbox_for(execution: Any) -> ZygoteSandbox | None:
-    """The zygote sandbox the kernels of `execution` (a config's Execution) get at the
-    ``bwrap`` level, or None where that level does not run warm here."""
-    try:
-        if levels.resolve(execution.sandbox, warm=True) != "bwrap":
-            return None
-    except levels.LevelUnavailable:
-        return None
-    return ZygoteSandbox(network=execution.network == "allow", tmp_mb=4 * execution.file_size_mb)
 
 
 def prestart(threads: int = 1, sandbox: ZygoteSandbox | None = None, *, plotting: bool = True) -> None:
