@@ -188,6 +188,32 @@ def exec(code, *rest):
     globals()["_grader_probe_factory"] = factory
 """ + HIDDEN_AUTOGRAD
 
+# Swap the code of json.dumps (the function object stays the library's, with the library's
+# globals: the integrity check's `genuine` passes) for one that scrubs the autograd counts of
+# every reply but the install's canary; then the same hidden autograd. A KNOWN HOLE (the test
+# is a strict xfail): the integrity check holds a relied-on function's identity and globals,
+# not its code.
+CODE_SWAP_DUMPS = """\
+import json, types
+
+json._grader_copy = types.FunctionType(json.dumps.__code__, json.dumps.__globals__, "dumps_copy",
+                                       json.dumps.__defaults__, json.dumps.__closure__)
+json._grader_copy.__kwdefaults__ = json.dumps.__kwdefaults__
+
+def _scrub_template(obj, *args, **kw):
+    if isinstance(obj, dict):
+        for r in obj.get("results") or []:
+            if isinstance(r, dict) and r.get("tampered") != ["canary"]:
+                r["autograd_calls"] = 0
+        for answer in obj.get("answers") or []:
+            for r in answer:
+                if isinstance(r, dict):
+                    r["autograd_calls"] = 0
+    return _grader_copy(obj, *args, **kw)
+
+json.dumps.__code__ = _scrub_template.__code__
+""" + HIDDEN_AUTOGRAD
+
 # Patch what the probe is built from before it is installed (json, base64,
 # builtins it calls, the display hook), scrubbing the probe's counter, then
 # the same hidden autograd.

@@ -44,6 +44,9 @@ class Attack:
     reasons: tuple[Reason, ...] = ()
     needs: str | None = None             # the sandbox level that guarantees the score
     pad_mb: int = 0                      # stored output added to the notebook file
+    # a hole the grader does not close yet: its expectation is a strict xfail with this reason
+    # (it fails the suite once the hole is closed, so that the marker goes)
+    known_hole: str | None = None
 
 
 ATTACKS: tuple[Attack, ...] = (
@@ -71,6 +74,11 @@ ATTACKS: tuple[Attack, ...] = (
     Attack("probe_exec_shadow", "`exec` shadowed in the notebook to wrap the probe as it is installed "
            "and scrub its autograd counts, plus hidden autograd", (c.PROBE_EXEC_SHADOW,), ("grad_quadratic_form",),
            (Reason("grad_quadratic_form", "forbidden: uses torch autograd (autograd calls during the call)"),)),
+    Attack("code_swap_dumps", "json.dumps's code swapped for one that scrubs the autograd counts, "
+           "plus hidden autograd", (c.CODE_SWAP_DUMPS,), ("grad_quadratic_form",),
+           (Reason("grad_quadratic_form", "forbidden: uses torch autograd (autograd calls during the call)"),),
+           known_hole="the probe's integrity check holds each relied-on function's identity and globals, "
+                      "not its code: a notebook may swap json.dumps.__code__ before the install"),
     # The scrubbed count could hide autograd anywhere: every question that forbids it is lost.
     Attack("tampered_probe", "json.dumps patched to scrub the probe's autograd counter, "
            "plus hidden autograd", (c.TAMPER_PROBE,), ALL,
