@@ -113,7 +113,7 @@ class NotebookCode:
                 if isinstance(node.value, ast.Constant) and node.value.value is True:
                     return "requires_grad=True"
             return None
-        return self._uses(name, use)
+        return self._uses("autograd", name, use)
 
     def torch_uses(self, name: str) -> list[Finding]:
         """Any use of torch inside `name` (a class such as `Value`, or a function)."""
@@ -121,12 +121,12 @@ class NotebookCode:
             if qualified and qualified.split(".")[0] in ("torch", "functorch"):
                 return _dotted(node) or qualified
             return None
-        return self._uses(name, use)
+        return self._uses("torch", name, use)
 
-    def _uses(self, name: str, detect) -> list[Finding]:
+    def _uses(self, scan: str, name: str, detect) -> list[Finding]:
         """`detect(node, qualified)` on every name, attribute chain and keyword of `name`'s
         definition and of the notebook definitions it refers to; one finding per line."""
-        key = (detect.__qualname__, name)
+        key = (scan, name)
         if key not in self._scanned:
             self._scanned[key] = self._scan(name, detect)
         return list(self._scanned[key])
