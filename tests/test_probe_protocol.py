@@ -133,3 +133,16 @@ def test_tensor_data_must_match_its_shape():
         decode_value({"t": "tensor", "dtype": "float64", "shape": [2, 2], "device": "cpu", "data": data})
     with pytest.raises(ProtocolError):
         decode_value({"t": "pickle", "data": "gASV"})
+
+
+def test_a_watched_reply_without_its_autograd_count_reads_as_rewritten(probe):
+    """A reply whose count was renamed or dropped on its way would read as 0 autograd calls:
+    for a call run under the watch the missing count is itself the finding."""
+    x = encode_tensor(torch.ones(2, dtype=torch.float64), "float64")
+    payload = pack_request({"fn": "f", "watch_autograd": True,
+                            "calls": [{"args": [x], "device": "cpu", "timeout": 2}]})
+    raw = decode_reply(repr(probe.call(payload, {"f": lambda t: t * 2})))["results"][0]
+    assert ProbeSession._outcome(raw, watched=True).tampered == []
+    raw["autograd_callz"] = raw.pop("autograd_calls")
+    assert ProbeSession._outcome(raw, watched=True).tampered == ["the probe's autograd count (missing from its reply)"]
+    assert ProbeSession._outcome(raw, watched=False).tampered == []    # not asked for: not missing

@@ -191,7 +191,7 @@ class ProbeSession:
             raw = reply["results"]
             if not isinstance(raw, list) or len(raw) != len(calls):
                 raise ProtocolError("wrong number of results")
-            outcomes = [self._outcome(r) for r in raw]
+            outcomes = [self._outcome(r, watch_autograd) for r in raw]
         except (ProtocolError, KeyError, TypeError) as exc:
             detail = result.error or str(exc)
             return [CallOutcome("protocol", error=f"no readable result ({detail})") for _ in calls]
@@ -230,7 +230,7 @@ class ProbeSession:
             if not isinstance(raw, list) or not 1 <= len(raw) <= len(questions) or any(
                     not isinstance(a, list) or len(a) != len(q.calls) for a, q in zip(raw, questions)):
                 raise ProtocolError("wrong number of answers")
-            answers = [[self._outcome(r) for r in answer] for answer in raw]
+            answers = [[self._outcome(r, q.watch_autograd) for r in answer] for answer, q in zip(raw, questions)]
         except (ProtocolError, KeyError, TypeError):
             return None
         self.student_seconds += sum(max(0.0, o.seconds) for answer in answers for o in answer)
@@ -240,7 +240,7 @@ class ProbeSession:
         return await self.kernel.restart(charged=charged) and await self.install()
 
     @staticmethod
-    def _outcome(raw: dict) -> CallOutcome:
+    def _outcome(raw: dict, watched: bool = False) -> CallOutcome:
         if not isinstance(raw, dict):
             raise ProtocolError("bad result")
         status = raw.get("status")
@@ -259,11 +259,16 @@ class ProbeSession:
             out.line = str(raw["line"])[:300] if raw.get("line") else None
             out.recursion = bool(raw.get("recursion"))
         out.args_after = [decode_value(v) for v in raw.get("args_after") or []]
-        out.autograd_calls = int(raw.get("autograd_calls") or 0)
+        count = raw.get("autograd_calls")
+        out.autograd_calls = int(count or 0)
         calls = raw.get("f_calls") or []
         out.f_calls = [int(c) for c in calls] if isinstance(calls, list) else []
         out.seconds = float(raw.get("seconds") or 0.0)
         tampered = raw.get("tampered")
         if isinstance(tampered, list):
             out.tampered = [str(x)[:120] for x in tampered[:20]]
+        # a call the probe ran under the watch always reports its count: a reply without
+        # one was rewritten on its way (a renamed key would otherwise read as 0 calls)
+        if watched and status in ("ok", "error", "unsupported") and type(count) is not int:
+            out.tampered = [*(out.tampered or []), "the probe's autograd count (missing from its reply)"]
         return out

@@ -214,6 +214,38 @@ def _scrub_template(obj, *args, **kw):
 json.dumps.__code__ = _scrub_template.__code__
 """ + HIDDEN_AUTOGRAD
 
+# Hidden autograd whose own call, once done, walks up the call stack to the probe's counter
+# and sets it back to 0: nothing is replaced, so nothing is seen replaced. A KNOWN HOLE (strict
+# xfail): whatever counts inside the kernel, code running in the same process can reach.
+COUNTER_RESET = """\
+import sys, torch
+
+_ag = getattr(torch, "auto" + "grad")
+def grad_quadratic_form(A, x):
+    v = x.detach().clone()
+    getattr(v, "requires" + "_grad_")(True)
+    (g,) = _ag.grad(v @ A @ v, [v])
+    frame = sys._getframe(1)
+    while frame is not None:
+        watch = frame.f_locals.get("watch")
+        if hasattr(watch, "count"):
+            watch.count = 0
+        frame = frame.f_back
+    return g.detach()"""
+
+# Reverse mode through the C++ engine's own method, below the Python entry points the probe
+# counts: no tampering at all. A KNOWN HOLE (strict xfail).
+ENGINE_DIRECT = """\
+import torch
+
+def grad_quadratic_form(A, x):
+    v = x.detach().clone()
+    getattr(v, "requires" + "_grad_")(True)
+    out = v @ A @ v
+    engine = getattr(getattr(torch, "auto" + "grad").Variable, "_execution" + "_engine")
+    (g,) = engine.run_backward((out,), (torch.ones_like(out),), False, False, (v,), False)
+    return g.detach()"""
+
 # Patch what the probe is built from before it is installed (json, base64,
 # builtins it calls, the display hook), scrubbing the probe's counter, then
 # the same hidden autograd.

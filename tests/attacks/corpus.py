@@ -79,6 +79,16 @@ ATTACKS: tuple[Attack, ...] = (
            (Reason("grad_quadratic_form", "forbidden: uses torch autograd (autograd calls during the call)"),),
            known_hole="the probe's integrity check holds each relied-on function's identity and globals, "
                       "not its code: a notebook may swap json.dumps.__code__ before the install"),
+    Attack("counter_reset", "hidden autograd, then the call walks up the stack to the probe's "
+           "counter and zeroes it", (c.COUNTER_RESET,), ("grad_quadratic_form",),
+           (Reason("grad_quadratic_form", "forbidden: uses torch autograd (autograd calls during the call)"),),
+           known_hole="the autograd count lives in the student's process: code written to reach it "
+                      "(through the call stack or the garbage collector) can reset it"),
+    Attack("engine_direct", "reverse mode through the C++ engine's run_backward, below the "
+           "counted entry points", (c.ENGINE_DIRECT,), ("grad_quadratic_form",),
+           (Reason("grad_quadratic_form", "forbidden: uses torch autograd (autograd calls during the call)"),),
+           known_hole="the probe counts torch's Python entry points of autograd; the engine's C++ "
+                      "method, called directly, is not counted"),
     # The scrubbed count could hide autograd anywhere: every question that forbids it is lost.
     Attack("tampered_probe", "json.dumps patched to scrub the probe's autograd counter, "
            "plus hidden autograd", (c.TAMPER_PROBE,), ALL,
