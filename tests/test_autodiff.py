@@ -67,3 +67,11 @@ def test_public_failures_show_the_graph(graded):
     q = {q.id: q for q in results[sample].questions}[f"{'dual' if name == 'dual_numbers' else 'value'}_tanh"]
     assert q.public_failures and q.public_failures[0].inputs["f"] == "x.tanh()"
     assert q.hidden_failed == 3
+
+
+def test_every_question_counts_the_hidden_cases_it_ran(graded):
+    """`hidden_total` is the hidden cases run, also where all passed (it read 0 there)."""
+    name, results = graded
+    passed = [q for r in results.values() for q in r.questions if q.status == "passed"]
+    assert passed and all(q.hidden_total > 0 for q in passed), [(q.id, q.hidden_total) for q in passed]
+    assert all(q.hidden_total <= sum(c.total for c in q.cases.values()) for q in passed)

@@ -63,6 +63,37 @@ def test_autograd_reached_through_scopes_still_counts(source, what):
         assert found and found[0].what == what, found
 
 
+@pytest.mark.parametrize("cells", [
+    # a layer's own backward (the name proves nothing when a notebook class defines it)
+    ("class Step:\n    def backward(self, g):\n        return g.clone()\n",
+     "def f(x):\n    return Step().backward(x)\n"),
+    # the last definition sits in a cell whose loop body is a magic alone
+    ("def f(x):\n    return torch.func.jacrev(torch.sin)(x)\n",
+     "def f(x):\n    return x.cos()\nfor _ in range(2):\n    %time f(1.0)\n"),
+    ("def f(x):\n    return torch.func.jacrev(torch.sin)(x)\n", "%%time\ndef f(x):\n    return x.cos()\n"),
+    # a draft replaced by rebinding the name to another function
+    ("def f(x):\n    return torch.func.jacrev(torch.sin)(x)\n",
+     "def by_hand(x):\n    return x.cos()\nf = by_hand\n"),
+    # autograd switched off is not autograd used
+    ("@torch.autograd.no_grad()\ndef f(x):\n    with torch.autograd.set_grad_enabled(False):\n        return x * 2\n",),
+])
+def test_what_only_looks_like_autograd_is_not_flagged(cells):
+    assert _code(CHECKING_CELL, *cells).autograd_uses("f") == []
+
+
+@pytest.mark.parametrize("cells, what", [
+    (("f = lambda x: torch.func.grad(torch.sin)(x)\n",), "torch.func.grad"),        # bound by assignment
+    (("def f(x):\n    return torch.func.grad(torch.sin)(x)\n", "f = torch.no_grad()(f)\n"), "torch.func.grad"),
+    # a %%writefile cell is text for a file: the def before it is the one that runs
+    (("def f(x):\n    return torch.func.grad(torch.sin)(x)\n", "%%writefile f.py\ndef f(x):\n    return x.cos()\n"),
+     "torch.func.grad"),
+    (("class Layer:\n    def forward(self, x):\n        return x\n", "def f(x):\n    x.backward()\n"), "x.backward"),
+])
+def test_autograd_bound_in_other_ways_is_still_found(cells, what):
+    found = _code(CHECKING_CELL, *cells).autograd_uses("f")
+    assert [x.what for x in found] == [what], found
+
+
 def test_the_last_module_binding_wins():
     assert _code(CHECKING_CELL, "def f(x):\n    return grad(x)\n", "grad = len\n").autograd_uses("f") == []
     assert _code("grad = len\n", CHECKING_CELL, "def f(x):\n    return grad(x)\n").autograd_uses("f")

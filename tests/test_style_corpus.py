@@ -13,11 +13,12 @@ import pytest
 import helpers
 from grader.checks.semantics import load_rubric
 
-from style_corpus.build import styles_of
+from style_corpus.build import styles_of, whole_notebooks
 from style_corpus.styles import IMPLEMENTATIONS
 from style_corpus.run import flags, grade_corpus, shortfalls
 
-NOTEBOOKS = [f"{a}_style{k + 1}" for a in IMPLEMENTATIONS for k in range(styles_of(a))]
+NOTEBOOKS = [f"{a}_style{k + 1}" for a in IMPLEMENTATIONS for k in range(styles_of(a))] + [
+    p.stem for a in IMPLEMENTATIONS for p in whole_notebooks(a)]
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,11 @@ import typing as t
 
 # Reverse or forward mode autograd: anything under these modules ...
 _AUTOGRAD_MODULES = ("torch.autograd.", "torch._functorch.", "functorch.")
+# ... but these, which switch autograd off (or on) or wrap a tensor, and compute no derivative
+# (`torch.autograd.no_grad` is `torch.no_grad`, which nobody reads as autograd)
+_GRAD_MODES = {"no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "grad_mode",
+               "is_grad_enabled", "is_inference_mode_enabled", "detect_anomaly", "set_detect_anomaly",
+               "Variable"}
 # ... and these transforms of torch.func (its vmap or functional_call are not autograd)
 _FUNC_TRANSFORMS = {"grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian", "linearize"}
 # Tensor methods that run or enable autograd, found by name on objects the scan cannot type
@@ -33,6 +38,8 @@ _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef,
 
 def is_autograd(qualified: str) -> bool:
     if qualified.startswith(_AUTOGRAD_MODULES):
+        if qualified.startswith("torch.autograd.") and qualified.split(".")[2] in _GRAD_MODES:
+            return False
         return not qualified.endswith((".vmap", ".functional_call"))
     parts = qualified.split(".")
     if parts[:2] == ["torch", "func"] and len(parts) >= 3:
@@ -60,6 +67,10 @@ class Resolver:
     def __init__(self, trees: list[tuple[int, ast.Module]]):
         self.module = Scope(None, None, "module")
         self.definitions: dict[str, tuple[ast.AST, int]] = {}
+        # name -> what its last module-level binding is made of, (node, cell) each: its def or
+        # class; an assignment's value (with the binding before it when the value uses the name:
+        # `f = torch.no_grad()(f)`); nothing the notebook shows (an import, a loop target)
+        self.bound: dict[str, list[tuple[ast.AST, int]]] = {}
         self._scopes: dict[int, Scope] = {}
         self._busy: set[tuple[int, str]] = set()
         for index, tree in trees:
@@ -102,6 +113,7 @@ class Resolver:
             if scope.kind == "module":
                 scope.bind(node.name, self.DEFINED + node.name)
                 self.definitions[node.name] = (node, cell if cell is not None else -1)
+                self.bound[node.name] = [self.definitions[node.name]]
             else:
                 scope.bind(node.name, None)
             return
@@ -111,26 +123,27 @@ class Resolver:
             return
         if isinstance(node, ast.Import):
             for a in node.names:
-                if a.asname:
-                    scope.bind(a.asname, a.name)
-                else:
-                    root = a.name.split(".")[0]
-                    scope.bind(root, root)
+                name = a.asname or a.name.split(".")[0]
+                scope.bind(name, a.name if a.asname else name)
+                self._rebound(name, scope)
             return
         if isinstance(node, ast.ImportFrom):
             for a in node.names:
                 if a.name != "*":
                     where = f"{node.module}.{a.name}" if node.module and not node.level else None
                     scope.bind(a.asname or a.name, where)
+                    self._rebound(a.asname or a.name, scope)
             return
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 alias = node.value if isinstance(target, ast.Name) and isinstance(
                     node.value, (ast.Name, ast.Attribute)) else None
-                self._bind_target(target, scope, alias)
+                self._bind_target(target, scope, alias, made_of=(node.value, cell))
         elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
             if not isinstance(node, ast.AnnAssign) or node.value is not None:
-                self._bind_target(node.target, scope)
+                # `f += g` uses f itself, as `f = f + g` would
+                value = node.value if isinstance(node, ast.AnnAssign) else ast.BinOp(node.target, node.op, node.value)
+                self._bind_target(node.target, scope, made_of=(value, cell))
         elif isinstance(node, (ast.For, ast.AsyncFor)):
             self._bind_target(node.target, scope)
         elif isinstance(node, (ast.With, ast.AsyncWith)):
@@ -154,17 +167,34 @@ class Resolver:
             elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 self._collect(child, scope, cell)
 
-    def _bind_target(self, target: ast.AST, scope: Scope, alias: ast.AST | None = None) -> None:
+    def _bind_target(self, target: ast.AST, scope: Scope, alias: ast.AST | None = None,
+                     made_of: tuple[ast.AST, int | None] | None = None) -> None:
+        """`made_of`: (the value, its cell) of an assignment to `target` alone."""
         if isinstance(target, ast.Name):
             home = self.module if target.id in scope.globals else scope
             home.bind(target.id, alias if alias is not None else None)
             if alias is not None and home is self.module:   # module level: resolve now, in order
                 home.bindings[target.id] = [self._qualify_in(alias, scope)]
+            self._rebound(target.id, scope, made_of)
         elif isinstance(target, (ast.Tuple, ast.List)):
             for elt in target.elts:
                 self._bind_target(elt, scope)
         elif isinstance(target, ast.Starred):
             self._bind_target(target.value, scope)
+
+    def _rebound(self, name: str, scope: Scope, made_of: tuple[ast.AST, int | None] | None = None) -> None:
+        """A module-level statement bound `name` to something other than a def: the static
+        checks read what it is made of (`f = other_function`, `f = lambda x: ...`), not an
+        earlier def it replaced; for an import or a loop target there is nothing to read."""
+        if scope is not self.module:    # bindings made in a function (`global`) happen when it runs
+            return
+        if made_of is None:
+            self.bound[name] = []
+            return
+        value, cell = made_of
+        uses_itself = any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(value))
+        self.bound[name] = [(value, cell if cell is not None else -1),
+                            *(self.bound.get(name, []) if uses_itself else [])]
 
     # -- resolving ---------------------------------------------------------
     def resolve(self, name: str, scope: Scope) -> str | None:

@@ -126,8 +126,9 @@ def score_question(question: Question, verdicts: list, skipped: dict[str, tuple[
                    report: t.Callable[[t.Any], CaseReport],
                    forbidden: tuple[str, str] | None = None) -> QuestionResult:
     """`forbidden` = (feedback, hint) when the question's rules were broken: zero points."""
+    hidden_total = sum(v.case.visibility == "hidden" for v in verdicts)
     base = dict(id=question.id, title=question.title, calls=question.calls,
-                max_score=question.points, cases=device_counts(verdicts, skipped))
+                max_score=question.points, cases=device_counts(verdicts, skipped), hidden_total=hidden_total)
     ratios = [v.ratio for v in verdicts if v.ratio is not None]
     worst = max(ratios) if ratios else None
     if forbidden:
@@ -144,7 +145,6 @@ def score_question(question: Question, verdicts: list, skipped: dict[str, tuple[
     status = STATUS_OF_KIND.get(kinds.most_common(1)[0][0], "failed")
     score = question.points * (total - len(failed)) / total if question.partial_credit else 0.0
     first = failed[0]
-    hidden_total = sum(v.case.visibility == "hidden" for v in verdicts)
     hidden_failed = sum(v.case.visibility == "hidden" for v in failed)
     if len(failed) == total and len({v.message for v in failed}) == 1:
         feedback = first.message
@@ -157,4 +157,4 @@ def score_question(question: Question, verdicts: list, skipped: dict[str, tuple[
     public = [v for v in failed if v.case.visibility == "public"][:3]
     return QuestionResult(**base, score=round(score, 6), status=status, feedback=feedback, hints=hints,
                           worst_error=worst, public_failures=[report(v) for v in public],
-                          hidden_failed=hidden_failed, hidden_total=hidden_total)
+                          hidden_failed=hidden_failed)

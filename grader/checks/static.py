@@ -43,12 +43,36 @@ class Finding:
 _PARSE_LOCK = threading.Lock()
 
 
+# Cell magics whose body is Python run in the notebook's namespace (what they define is defined)
+_PYTHON_CELL_MAGICS = ("%%time", "%%timeit", "%%capture", "%%prun")
+
+
 def _parse(source: str) -> ast.Module | None:
-    # IPython magics and shell escapes are not Python; blank them, keeping line numbers.
-    lines = ["" if ln.lstrip().startswith(("%", "!")) else ln for ln in source.splitlines()]
+    """A code cell's syntax tree as the kernel runs it, or None for a cell that cannot run.
+    A cell that fails to parse is not scanned, so an earlier definition would be judged
+    in place of the one that runs: IPython's syntax must parse. Plain Python first; then
+    each magic or shell line made `pass` at its indentation (a `%time f(x)` alone in a
+    loop's body keeps the loop valid, and line numbers stay); then IPython's own
+    transformation (imported only for such a cell: a third of a second)."""
+    tree = _try_parse(source)
+    first = source.lstrip()
+    if tree is None and (not first.startswith("%%") or first.startswith(_PYTHON_CELL_MAGICS)):
+        tree = _try_parse("\n".join(
+            ln[:len(ln) - len(ln.lstrip())] + "pass" if ln.lstrip().startswith(("%", "!")) else ln
+            for ln in source.splitlines()))
+    if tree is None:
+        try:
+            from IPython.core.inputtransformer2 import TransformerManager
+            tree = _try_parse(TransformerManager().transform_cell(source))
+        except Exception:  # noqa: BLE001 - a cell IPython cannot transform does not run either
+            return None
+    return tree
+
+
+def _try_parse(source: str) -> ast.Module | None:
     try:
         with _PARSE_LOCK:
-            return ast.parse("\n".join(lines))
+            return ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
 
@@ -72,6 +96,10 @@ class NotebookCode:
                 if tree is not None:
                     self.trees.append((index, tree))
         self.resolver = Resolver(self.trees)
+        # methods the notebook's own classes define: `layer.backward(g)` may be one of them
+        self.own_methods = {item.name for _, tree in self.trees for node in ast.walk(tree)
+                            if isinstance(node, ast.ClassDef) for item in node.body
+                            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))}
         # functions and classes bound at module level, by name: the last binding wins
         self.functions: dict[str, tuple[ast.AST, int]] = self.resolver.definitions
         # (scan, name) -> its findings: every question of a class asks about the same class
@@ -104,8 +132,11 @@ class NotebookCode:
             if qualified and is_autograd(qualified):
                 return _dotted(node) or qualified
             if isinstance(node, ast.Attribute) and qualified is None:
-                # a method of an object the scan cannot type (a tensor): autograd by its name
-                if node.attr in AUTOGRAD_METHODS:
+                # a method of an object the scan cannot type (a tensor): autograd by its name,
+                # unless a class of the notebook defines a method of that name (a layer's own
+                # `backward`): then the name proves nothing, and autograd that runs is still
+                # counted by the probe during the call
+                if node.attr in AUTOGRAD_METHODS and node.attr not in self.own_methods:
                     return _dotted(node)
                 if node.attr == "requires_grad" and isinstance(node.ctx, ast.Store):
                     return _dotted(node) + " = ..."
@@ -136,20 +167,21 @@ class NotebookCode:
         todo, seen = [name], set()
         while todo:
             fn = todo.pop()
-            if fn in seen or fn not in self.functions:
+            if fn in seen:
                 continue
             seen.add(fn)
-            node, cell = self.functions[fn]
-            lines: set[int] = set()
-            for sub, scope in walk_scoped(node, self.resolver, inside=True):
-                qualified = self.resolver.qualify(sub, scope) if isinstance(sub, (ast.Name, ast.Attribute)) else None
-                if qualified and qualified.startswith(Resolver.DEFINED):
-                    todo.append(qualified[len(Resolver.DEFINED):])
-                    continue
-                what = detect(sub, qualified)
-                if what and sub.lineno not in lines:
-                    lines.add(sub.lineno)
-                    found.append(Finding(fn, cell, sub.lineno, what))
+            lines: set[tuple[int, int]] = set()
+            for node, cell in self.resolver.bound.get(fn, []):   # its last binding, as it runs
+                for sub, scope in walk_scoped(node, self.resolver, inside=True):
+                    qualified = (self.resolver.qualify(sub, scope)
+                                 if isinstance(sub, (ast.Name, ast.Attribute)) else None)
+                    if qualified and qualified.startswith(Resolver.DEFINED):
+                        todo.append(qualified[len(Resolver.DEFINED):])
+                        continue
+                    what = detect(sub, qualified)
+                    if what and (cell, sub.lineno) not in lines:
+                        lines.add((cell, sub.lineno))
+                        found.append(Finding(fn, cell, sub.lineno, what))
         return found
 
 

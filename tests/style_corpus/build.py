@@ -1,13 +1,25 @@
 """Notebooks from the style data: style k of an assignment takes implementation k of
-every graded name, the k-th settings cell and the assignment's extra cells."""
+every graded name, the k-th settings cell and the assignment's extra cells. Beside them,
+whole notebooks written independently from the exercise contract alone (`whole/ASSIGNMENT/`:
+a tester who never saw the solutions; four of them once got false fails from the autograd
+scan: a layer's own `backward`, a `%time` in a loop, a name rebound to another function,
+`torch.autograd.no_grad`)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nbformat
 
 from .styles import EXTRAS, IMPLEMENTATIONS, SETTINGS
+
+
+WHOLE = Path(__file__).parent / "whole"
+
+
+def whole_notebooks(assignment: str) -> list[Path]:
+    return sorted((WHOLE / assignment).glob("*.ipynb"))
 
 
 def styles_of(assignment: str) -> int:
@@ -35,4 +47,6 @@ def notebooks(folder: Path) -> dict[str, list[Path]]:
             path = sub / f"{assignment}_style{k + 1}.ipynb"
             nbformat.write(nb, path)
             written.setdefault(assignment, []).append(path)
+        for notebook in whole_notebooks(assignment):
+            written[assignment].append(Path(shutil.copy(notebook, sub / notebook.name)))
     return written
