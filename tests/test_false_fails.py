@@ -219,11 +219,21 @@ WRAPPED_DUMPS = """\
 import functools, json
 json.dumps = functools.wraps(json.dumps)(functools.partial(json.dumps))"""
 
+# a cell that starts with blank lines (IPython drops them before compiling the cell)
+BLANK_TOP = """\
+
+
+# the grader names line 6 of this cell, as the notebook shows it
+def grad_inner(x, a):
+    y = a.clone()
+    raise ValueError("not yet")"""
+
 
 @pytest.fixture(scope="module")
 def kernel_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tamper")
-    notebooks = {"settings": [SETTINGS], "uncounted": [UNCOUNTED], "wrapped_dumps": [WRAPPED_DUMPS]}
+    notebooks = {"settings": [SETTINGS], "uncounted": [UNCOUNTED], "wrapped_dumps": [WRAPPED_DUMPS],
+                 "blank_top": [BLANK_TOP]}
     paths = [helpers.write(helpers.notebook_with(helpers.SOLUTION, cells), folder, name)
              for name, cells in notebooks.items()]
     return helpers.grade(paths, folder / "out", cfg=helpers.config(kernel="warm"))
@@ -245,3 +255,9 @@ def test_a_replaced_encoder_loses_every_question_that_forbids_autograd(kernel_ru
     assert result.score == 0, [(q.id, q.status) for q in result.questions]
     feedback = result.questions[0].feedback
     assert "patches what the grader's probe reports through (`json.dumps = ...` in the notebook" in feedback
+
+
+def test_an_error_names_the_line_as_the_cell_shows_it(kernel_run):
+    [q] = [q for q in kernel_run["blank_top"].questions if q.score < q.max_score]
+    assert q.id == "grad_inner" and q.status == "error", (q.id, q.status)
+    assert 'at line 6: raise ValueError("not yet")' in q.feedback, q.feedback

@@ -14,6 +14,7 @@ def _grader_probe_factory(interp):
     import base64
     import builtins
     import json
+    import linecache
     import math
     import numbers
     import signal
@@ -208,10 +209,25 @@ def _grader_probe_factory(interp):
 
     def error_text(exc):
         tb = traceback.extract_tb(exc.__traceback__)
-        where = next((f"line {fr.lineno}: {fr.line}" for fr in reversed(tb)
+        where = next((f"line {fr.lineno + dropped_lines(fr.filename)}: {fr.line}" for fr in reversed(tb)
                       if fr.filename.startswith("<ipython-input") or "ipykernel_" in fr.filename
                       or (script and fr.filename == script)), None)
         return {"error": f"{type(exc).__name__}: {str(exc)[:500]}", "line": where}
+
+    def dropped_lines(filename):
+        """IPython drops a cell's leading blank lines before it compiles the cell, so a
+        traceback's line numbers are short by them; the student counts from the cell's top.
+        IPython's compiler keeps each cell's execution count by the name it compiled it
+        under, and its history the cell as typed."""
+        try:
+            shell = sys.modules["IPython"].get_ipython()
+            raw = shell.history_manager.input_hist_raw[shell.compile._filename_map[filename]]
+            lines = raw.splitlines()
+            blank = next((i for i, line in enumerate(lines) if line and not line.isspace()), 0)
+            compiled = linecache.getline(filename, 1)
+            return blank if blank and compiled.strip() == lines[blank].strip() else 0
+        except Exception:  # noqa: BLE001 - no shell, no history: the line as Python gave it
+            return 0
 
     # Scenarios exercise a student's class (not a function) on a graph: build
     # it from the student's objects, read plain floats back. f is built by the
