@@ -3,10 +3,11 @@
     python benchmarks/bench_batch.py [--assignment NAME ...] [--copies 40 200] [--workers 1 2]
     python benchmarks/bench_batch.py --fresh-vs-warm [--n 200] [--workers W] [--skip-fresh]
 
-The record (default): for each assignment (default: every one with a solution),
-each number of copies of its solution and each worker count, the real command
-(`python -m grader.cli.main grade FOLDER -a NAME -w W --profile`, the config's
-formats) grades the copies, and the table gives, measured in this same run:
+The record (default): for each assignment (default: every one with a solution
+and a sample table), each number of copies of its solution and each worker
+count, the real command (`python -m grader.cli.main grade FOLDER -a NAME -w W
+--profile`, the config's formats) grades the copies, and the table gives,
+measured in this same run:
 
 - per submission: the batch's wall time x workers / copies (what a submission
   costs the machine; command start and exit included), and its ratio to
@@ -31,12 +32,19 @@ through `grade_batch`, once with warm kernels and once with fresh ones:
 - peak RSS of the grader process and of each kernel (sampled every 0.25 s;
   for warm kernels also USS, their private memory: the rest is shared with the
   warm parent). Target: <= 400 MB per worker.
+
+Both check every graded copy against the sample table (samples/recipes/NAME.py,
+compared by samples/sample_table.py as the tests do): a sample's copy against its
+sample's verdicts, a solution's copy against the table's first full-marks sample's:
+the last line says `verdicts: N/N as the sample tables expect`, and a copy that
+got another verdict is named, with the question, and the exit is 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import resource
@@ -60,6 +68,7 @@ from grader.config import load_config  # noqa: E402
 from grader.checks.semantics import load_rubric  # noqa: E402
 from grader.cli.common import prestart_kernels  # noqa: E402
 from grader.submissions import discover  # noqa: E402
+from benchmarks.sample_copies import copy_samples, sample_table, say_verdicts, verdict_problems  # noqa: E402
 
 MB = 1024 * 1024
 
@@ -96,14 +105,6 @@ class MemorySampler(threading.Thread):
                 self.kernel_uss = max(self.kernel_uss, mem.uss)
 
 
-def build_batch(folder: Path, n: int) -> None:
-    samples = sorted((ROOT / "samples" / "matrix_calculus").glob("*.ipynb"))
-    folder.mkdir(parents=True)
-    for i in range(n):
-        src = samples[i % len(samples)]
-        shutil.copy(src, folder / f"{src.stem}_{i:04d}.ipynb")
-
-
 def run_batch(folder: Path, out: Path, kernel: str, workers: int) -> dict:
     cfg = load_config(ROOT / "config.yaml")
     cfg = cfg.with_kernel(batch=True, warm=kernel == "warm").model_copy(update={"formats": ["json", "csv"]})
@@ -117,7 +118,7 @@ def run_batch(folder: Path, out: Path, kernel: str, workers: int) -> dict:
     sampler.stop.set()
     sampler.join()
     student = sum(e.student_seconds for e in log.read(out) if e.event == "graded")
-    return {"wall": wall, "n": len(results), "student": student, "sampler": sampler,
+    return {"wall": wall, "n": len(results), "student": student, "sampler": sampler, "results": results,
             "gradebook": (out / "gradebook.csv").read_text().replace(str(folder), "")}
 
 
@@ -125,7 +126,7 @@ def fresh_vs_warm(args: argparse.Namespace) -> None:
     floor = import_torch_seconds()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "subs"
-        build_batch(folder, args.n)
+        copies = copy_samples("matrix_calculus", folder, args.n)
         prestart_kernels(load_config(ROOT / "config.yaml").with_kernel(batch=True, warm=True))
         runs = {"warm": run_batch(folder, Path(tmp) / "warm", "warm", args.workers)}
         if not args.skip_fresh:
@@ -148,24 +149,37 @@ def fresh_vs_warm(args: argparse.Namespace) -> None:
         f = runs["fresh"]
         print(f"warm vs fresh: {f['wall'] / w['wall']:5.2f}x faster (target >= 5x); same gradebook: "
               f"{f['gradebook'] == w['gradebook']}")
+    say_verdicts(len(copies) * len(runs), {copy: lines for mode, r in runs.items() for copy, lines in
+                                           verdict_problems("matrix_calculus", copies, r["results"], mode).items()})
 
 
-# -- the record: the real command on copies of each solution -------------------------------------
+# -- the record: the real command on copies of each sample batch ---------------------------------
 
 KERNELS_CPU = re.compile(r"CPU: grader process ([0-9.]+) s.*?kernels ([0-9.]+) s", re.S)
 
 
 def solutions() -> list[str]:
-    return sorted(p.stem for p in (ROOT / "solutions").glob("*.ipynb") if (ROOT / "rubrics" / f"{p.stem}.yaml").is_file())
+    """The assignments with a solution, a rubric and a sample table."""
+    return [name for name in sample_table.assignments() if (ROOT / "rubrics" / f"{name}.yaml").is_file()
+            and (ROOT / "solutions" / f"{name}.ipynb").is_file()]
 
 
-def grade_copies(assignment: str, copies: int, workers: int, tmp: Path) -> dict:
-    """Grade `copies` copies of the solution with the CLI; wall, the grader's CPU, the kernels' CPU."""
-    folder = tmp / f"{assignment}-{copies}"
+def copy_solution(assignment: str, folder: Path, copies: int) -> dict[str, str]:
+    """`copies` copies of the solution in `folder`: copy name -> the sample whose verdicts a copy
+    must get (the table's first with full marks on every question)."""
+    full = next(name for name, recipe in sample_table.load(assignment).samples.items() if not recipe.expect)
     if not folder.is_dir():
         folder.mkdir()
         for i in range(copies):
             shutil.copy(ROOT / "solutions" / f"{assignment}.ipynb", folder / f"copy{i:04d}.ipynb")
+    return {f"copy{i:04d}": full for i in range(copies)}
+
+
+def grade_copies(assignment: str, copies: int, workers: int, tmp: Path) -> dict:
+    """Grade `copies` copies of the solution with the CLI; wall, the grader's CPU, the kernels'
+    CPU, and which copies did not get full marks."""
+    folder = tmp / f"{assignment}-{copies}"
+    names = copy_solution(assignment, folder, copies)
     out = tmp / f"out-{assignment}-{copies}-{workers}"
     shutil.rmtree(out, ignore_errors=True)
     cmd = [sys.executable, "-m", "grader.cli.main", "grade", str(folder), "-a", assignment, "-o", str(out),
@@ -181,7 +195,9 @@ def grade_copies(assignment: str, copies: int, workers: int, tmp: Path) -> dict:
     found = KERNELS_CPU.search(" ".join(done.stderr.split()))
     # the grader process (and what it waited for); the zygote is not waited for: --profile says
     grader_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return {"wall": wall, "grader_cpu": grader_cpu, "kernels_cpu": float(found[2]) if found else float("nan")}
+    results = [json.loads(p.read_text(encoding="utf-8")) for p in (out / "results").glob("*.json")]
+    return {"wall": wall, "grader_cpu": grader_cpu, "kernels_cpu": float(found[2]) if found else float("nan"),
+            "wrong": verdict_problems(assignment, names, results, f"{assignment} x{copies} {workers}w:")}
 
 
 def record(args: argparse.Namespace) -> None:
@@ -224,11 +240,13 @@ def record(args: argparse.Namespace) -> None:
                       "(target >= 0.8)")
     for line in checks:
         print(line)
+    say_verdicts(sum(copies for _, copies, _, _ in rows),
+                 {copy: lines for *_, r in rows for copy, lines in r["wrong"].items()})
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--assignment", action="append", help="repeatable (default: every solution)")
+    parser.add_argument("--assignment", action="append", help="repeatable (default: every one with samples)")
     parser.add_argument("--copies", type=int, nargs="+", default=[40, 200])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--fresh-vs-warm", action="store_true", help="the earlier warm-against-fresh benchmark")

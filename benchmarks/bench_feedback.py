@@ -16,7 +16,9 @@ with warm kernels: with formats json + html, then json + html + notebook. Prints
 - every page rendered again after the batch with the highlighting and
   Markdown caches empty (as if no other notebook shared a cell with it);
 - the batch's wall time with and without the format, and the difference per
-  submission (noisy: the kernels' time varies more than a page costs).
+  submission (noisy: the kernels' time varies more than a page costs);
+- `verdicts: N/N as the sample tables expect`: every copy of both batches got its
+  sample's verdicts (benchmarks/sample_copies.py); else the exit is 1.
 """
 
 from __future__ import annotations
@@ -44,28 +46,30 @@ from grader.reports import formats as report_formats  # noqa: E402
 from grader.reports import notebook, notebook_cells  # noqa: E402
 from grader.checks.semantics import load_rubric  # noqa: E402
 from grader.submissions import discover  # noqa: E402
+from benchmarks.sample_copies import copy_samples, say_verdicts, verdict_problems  # noqa: E402
 
 GOAL_S = 0.05
 
 
-def build_batch(folder: Path, n: int) -> None:
-    samples = sorted((ROOT / "samples" / "matrix_calculus").glob("*.ipynb"))
-    folder.mkdir(parents=True)
-    for i in range(n):
-        nb = nbformat.read(samples[i % len(samples)], as_version=4)
+def build_batch(folder: Path, n: int) -> dict[str, str]:
+    """The samples' copies (copy name -> sample name), each one's function cells its own."""
+    copies = copy_samples("matrix_calculus", folder, n)
+    for i, copy in enumerate(copies):
+        nb = nbformat.read(folder / f"{copy}.ipynb", as_version=4)
         for cell in nb.cells:
             if cell.cell_type == "code" and "def grad_" in cell.source:
                 cell.source += f"\n# submission {i}"
-        nbformat.write(nb, folder / f"{samples[i % len(samples)].stem}_{i:04d}.ipynb")
+        nbformat.write(nb, folder / f"{copy}.ipynb")
+    return copies
 
 
-def run_batch(folder: Path, out: Path, formats: list[str], workers: int) -> float:
+def run_batch(folder: Path, out: Path, formats: list[str], workers: int) -> tuple[float, list]:
     cfg = load_config(ROOT / "config.yaml").with_kernel(batch=True, warm=True)
     cfg = cfg.model_copy(update={"formats": formats})
     rubric = load_rubric(ROOT / "rubrics" / "matrix_calculus.yaml")
     start = time.perf_counter()
-    asyncio.run(grade_batch(discover([folder]), rubric, cfg, out, workers=workers))
-    return time.perf_counter() - start
+    results = asyncio.run(grade_batch(discover([folder]), rubric, cfg, out, workers=workers))
+    return time.perf_counter() - start, results
 
 
 def main() -> None:
@@ -103,10 +107,10 @@ def main() -> None:
                                                         format_table.TABLE["notebook"].on_by_default)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "subs"
-        build_batch(folder, args.n)
+        copies = build_batch(folder, args.n)
         prestart_kernels(load_config(ROOT / "config.yaml").with_kernel(batch=True, warm=True))
-        without = run_batch(folder, Path(tmp) / "without", ["json", "html"], args.workers)
-        with_nb = run_batch(folder, Path(tmp) / "with", ["json", "html", "notebook"], args.workers)
+        without, plain = run_batch(folder, Path(tmp) / "without", ["json", "html"], args.workers)
+        with_nb, paged = run_batch(folder, Path(tmp) / "with", ["json", "html", "notebook"], args.workers)
         pages = sorted((Path(tmp) / "with" / "feedback").glob("*.notebook.html"))
         size = statistics.mean(p.stat().st_size for p in pages) if pages else 0
     cold = []
@@ -131,6 +135,8 @@ def main() -> None:
           f"worst {max(cold):.4f} s")
     print(f"batch wall: json+html {without:.1f} s, json+html+notebook {with_nb:.1f} s: "
           f"{(with_nb - without) / args.n:+.3f} s per submission (noisy: kernels vary more than a page costs)")
+    say_verdicts(2 * len(copies), {**verdict_problems("matrix_calculus", copies, plain, "json+html:"),
+                                   **verdict_problems("matrix_calculus", copies, paged, "with notebook:")})
 
 
 if __name__ == "__main__":

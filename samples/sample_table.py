@@ -21,6 +21,10 @@ that the builder (samples/build.py), the tests and the README read the same thin
                        `samples/recipes/<assignment>/<sample>.py` (notebook_kit.apply).
 
 The order of SAMPLES is the order of the README's rows.
+
+Whether a graded sample got its table's verdict (`mismatches`, `batch_mismatches`) is asked
+by the tests that grade the samples (through tests/sample_verdicts.py) and by the benchmarks
+that grade copies of them (benchmarks/bench_batch.py).
 """
 
 from __future__ import annotations
@@ -102,3 +106,60 @@ def load(assignment: str) -> Table:
         samples[name] = recipe
     return Table(assignment, module.INTRO, tuple(getattr(module, "COLUMNS", DEFAULT_COLUMNS)),
                  bool(getattr(module, "HANDMADE", False)), samples)
+
+
+# -- a graded sample against its table -------------------------------------------------------------
+
+def _get(obj, key: str):
+    """`key` of a result: a grader.results object or its results.json dict."""
+    return obj[key] if isinstance(obj, dict) else getattr(obj, key)
+
+
+def mismatches(recipe: Recipe, questions) -> list[str]:
+    """How one graded sample differs from its recipe's `expect`, one line per question; empty
+    when it matches. `questions`: QuestionResult objects or their results.json dicts."""
+    ids = {_get(q, "id") for q in questions}
+    out = [f"{recipe.name}: the table names {k!r}, which is no question" for k in recipe.expect
+           if k != "*" and k not in ids]
+    for q in questions:
+        want = recipe.verdict(_get(q, "id"))
+        score, max_score, status = _get(q, "score"), _get(q, "max_score"), _get(q, "status")
+        text = " ".join([_get(q, "feedback"), *_get(q, "hints")])
+        got_full = score == max_score
+        if status != want.status or got_full != want.full_marks or (not got_full and score != 0) \
+                or want.words not in text:
+            out.append(f"{recipe.name}/{_get(q, 'id')}: got {status} {score}/{max_score} ({text[:160]!r}); "
+                       f"table says {want.status}, {'full marks' if want.full_marks else '0 points'}, "
+                       f"words {want.words!r}")
+    return out
+
+
+def lost(recipe: Recipe, questions) -> set[str]:
+    """The questions that the table says lose their points."""
+    return {_get(q, "id") for q in questions if not recipe.verdict(_get(q, "id")).full_marks}
+
+
+def result_mismatches(recipe: Recipe, result) -> list[str]:
+    """How one graded submission of the sample `recipe` (a SubmissionResult or its results.json
+    dict) differs from the table: a question's verdict, the total."""
+    questions = _get(result, "questions")
+    out = mismatches(recipe, questions)
+    gone = lost(recipe, questions)
+    score, max_score = _get(result, "score"), _get(result, "max_score")
+    want = max_score - sum(_get(q, "max_score") for q in questions if _get(q, "id") in gone)
+    if score != want:
+        out.append(f"{recipe.name}: total {score} of {max_score}; the table says {want}")
+    return out
+
+
+def batch_mismatches(table: Table, results: dict, others: set[str]) -> list[str]:
+    """How a graded batch (submission -> SubmissionResult or results.json dict) differs from its
+    table: a sample graded but not in the table or the other way round, a question's verdict, a
+    total. `others`: submissions of the batch that are no sample."""
+    graded = set(results) - others
+    out = [f"{s}: graded, not in the table" for s in sorted(graded - set(table.samples))]
+    out += [f"{s}: in the table, not graded" for s in sorted(set(table.samples) - graded)]
+    for sample, recipe in table.samples.items():
+        if sample in results:
+            out += result_mismatches(recipe, results[sample])
+    return out

@@ -28,7 +28,11 @@ from dataclasses import dataclass, field
 from grader.checks.context import GradeContext
 from grader.checks.static import NotebookCode
 from grader.expr.ops import METHOD_OF_OP
+from grader.pipeline import grade_question
+from grader.probe.session import ProbeSession
 from grader.rubric.model import Question
+from grader.sandbox.client import SandboxedKernel
+from grader.submissions import read_notebook
 
 # result mutants: name -> (what it does, kernel code of `transform(result, args) -> (new, applicable)`)
 RESULT_MUTANTS: dict[str, tuple[str, str]] = {
@@ -346,12 +350,6 @@ def caught_by_public(result) -> bool:
 
 async def mutation_test(cfg, rubric, solution_path) -> Report:
     """Every applicable mutant of every question, in one warm kernel running the solution."""
-    # the kernel client and the pipeline: only for `grader validate --mutants`, not for mutants_for
-    from grader.pipeline import grade_question
-    from grader.probe.session import ProbeSession
-    from grader.sandbox.client import SandboxedKernel
-    from grader.submissions import read_notebook
-
     nb = read_notebook(solution_path)
     code = NotebookCode(nb)
     kernel = SandboxedKernel(nb, cfg.execution)

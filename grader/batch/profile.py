@@ -58,7 +58,7 @@ def cpu_seconds(pid: int) -> float:
 def kernels_cpu_seconds() -> float:
     """CPU seconds of this process's warm kernels' parents and every kernel they reaped
     (a parent in bubblewrap is bwrap's child)."""
-    from grader.sandbox import launcher, warm_shared      # only once a batch has run
+    from grader.sandbox import launcher, warm_shared      # only once a batch has run (not for `grader --help`)
     total = 0.0
     for zygote in list(warm_shared._shared.values()):
         pid = zygote.pid

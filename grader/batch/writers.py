@@ -69,5 +69,5 @@ def write_batch(out: Path, results: list[SubmissionResult], formats: t.Iterable[
     # no format of its own: wherever a Moodle export's students got feedback pages, Moodle can take
     # them back in one upload, so the zip comes with them (grader/reports/moodle_feedback.py)
     if wanted & {"markdown", "html", "notebook"}:
-        from grader.reports import moodle_feedback
+        from grader.reports import moodle_feedback     # nbformat: only where feedback pages were asked for
         moodle_feedback.write(out, results, wanted)

@@ -73,6 +73,18 @@ def numbered_cases(question: Question, *, hidden: bool = True) -> t.Iterator[tup
             yield visibility, number, case_set.seed
 
 
+C = t.TypeVar("C")
+
+
+def seeded_cases(question: Question, public_only: bool,
+                 draw: t.Callable[[str, int, np.random.Generator], C]) -> list[C]:
+    """One generated case per (visibility, number), public first: `draw(visibility, number, rng)`
+    with a generator seeded by the case set's seed and the case's number, so a case's inputs do
+    not depend on how many cases come before it."""
+    return [draw(visibility, number, np.random.default_rng([seed, number]))
+            for visibility, number, seed in numbered_cases(question, hidden=not public_only)]
+
+
 _CASES: PerQuestion[list[Case]] = PerQuestion()
 
 

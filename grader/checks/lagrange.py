@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from grader.checks import compare
-from grader.checks.cases import numbered_cases
+from grader.checks.cases import seeded_cases
 from grader.checks.context import GradeContext, Prepared
 from grader.checks.diagnose import WRONG_ROLE
 from grader.checks.graph_text import spell
@@ -118,9 +118,8 @@ class LCase(GeneratedCase):
 def lagrange_cases(q: Question, public_only: bool) -> list[LCase]:
     check = q.check
     assert isinstance(check, LagrangeCheck)
-    out = []
-    for visibility, number, seed in numbered_cases(q, hidden=not public_only):
-        rng = np.random.default_rng([seed, number])
+
+    def draw(visibility: str, number: int, rng: np.random.Generator) -> LCase:
         kind = check.problems[(number - 1) % len(check.problems)]
         p = quadratic(rng) if kind == "quadratic" else circle(rng)
         if check.via == "solve":
@@ -128,8 +127,8 @@ def lagrange_cases(q: Question, public_only: bool) -> list[LCase]:
         else:
             x = tuple(rng.standard_normal(len(p.x0)))
             lam = tuple(rng.standard_normal(len(p.lam0)))
-        out.append(LCase(f"{visibility}-{number}", visibility, number, p, x, lam))
-    return out
+        return LCase(f"{visibility}-{number}", visibility, number, p, x, lam)
+    return seeded_cases(q, public_only, draw)
 
 
 def calls_for(case: LCase, timeout: float) -> list[CallSpec]:

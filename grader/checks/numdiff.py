@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from grader.checks import compare
-from grader.checks.cases import numbered_cases
+from grader.checks.cases import seeded_cases
 from grader.checks.context import GradeContext, Prepared
 from grader.checks.graph_text import spell
 from grader.checks.kinds.finite_difference import FiniteDifferenceCheck
@@ -89,9 +89,8 @@ class FDCase(GeneratedCase):
 def fd_cases(q: Question, public_only: bool) -> list[FDCase]:
     check = q.check
     assert isinstance(check, FiniteDifferenceCheck)
-    out = []
-    for visibility, number, seed in numbered_cases(q, hidden=not public_only):
-        rng = np.random.default_rng([seed, number])
+
+    def draw(visibility: str, number: int, rng: np.random.Generator) -> FDCase:
         if check.form == "scalar":
             if visibility == "public" and number == 1:
                 graph, x = course_example(), (COURSE_X,)
@@ -100,8 +99,8 @@ def fd_cases(q: Question, public_only: bool) -> list[FDCase]:
         else:
             n = int(rng.integers(check.inputs[0], check.inputs[1] + 1))
             graph, x = _smooth_gradient(n, rng), tuple(float(v) for v in rng.uniform(0.3, 1.5, n))
-        out.append(FDCase(f"{visibility}-{number}", visibility, number, graph, x))
-    return out
+        return FDCase(f"{visibility}-{number}", visibility, number, graph, x)
+    return seeded_cases(q, public_only, draw)
 
 
 # -- the reference side ------------------------------------------------------------

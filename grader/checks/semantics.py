@@ -111,6 +111,7 @@ def expression_problem(q: Question) -> Problem | None:
 def _argument_sets(q: Question) -> t.Iterator[tuple[str, dict]]:
     """(description, float64 CPU arguments): the corners of the dims and integer ranges,
     then the first generated public and hidden cases as grading draws them."""
+    # torch: only when a rubric is checked (not when loaded, nor when `sound` knows it), off the CLI's start
     import numpy as np
     import torch
 
@@ -131,7 +132,7 @@ def _argument_sets(q: Question) -> t.Iterator[tuple[str, dict]]:
 
 
 def _evaluated_problem(q: Question) -> Problem | None:
-    import torch
+    import torch      # as in _argument_sets
 
     from grader.checks import reference
 
@@ -175,7 +176,7 @@ def _evaluated_problem(q: Question) -> Problem | None:
 
 
 def _kind(value: t.Any) -> str:
-    import torch
+    import torch      # as in _argument_sets
     if isinstance(value, torch.Tensor):
         return f"a {str(value.dtype).replace('torch.', '')} tensor"
     return f"a {type(value).__name__}"

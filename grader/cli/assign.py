@@ -8,7 +8,9 @@ from pathlib import Path
 import typer
 
 from grader.authoring.assign import assign as make_student_notebook
+from grader.checks.semantics import load_rubric
 from grader.cli.common import ConfigOption, out, setup
+from grader.submissions import read_notebook
 
 
 def assign(
@@ -29,8 +31,6 @@ def assign(
 
 def _rubric_of(cfg, solution: Path):
     """This course's rubric for the solution (its check cells' names), if it has one."""
-    from grader.checks.semantics import load_rubric
-    from grader.submissions import read_notebook
     name = read_notebook(solution).metadata.get("grader", {}).get("assignment") or solution.stem
     path = cfg.path("rubrics") / f"{name}.yaml"
     return load_rubric(path) if path.is_file() else None

@@ -10,6 +10,8 @@ from pathlib import Path
 import typer
 from rich.text import Text
 
+from grader.batch import write_batch, write_result
+from grader.checks.semantics import check_rubric
 from grader.cli.common import ConfigOption, KernelOption, out, prestart_kernels, run, setup
 from grader.cli.options import FailUnderOption, FormatOption, github_report, policy_exit, resolve_formats
 from grader.config import Config
@@ -76,7 +78,6 @@ def check(
     if formats or ci_mode(formats or []):
         chosen = resolve_formats(formats, cfg.formats if not formats else [])
         dest = out_dir or Path("grader-check")
-        from grader.batch import write_batch, write_result
         write_result(dest, result, chosen, selected)
         write_batch(dest, [result], chosen, selected)
         github_report([result], chosen, dest, policy_line=policy_line, passed=code == EXIT_OK,
@@ -89,7 +90,7 @@ async def _checked(sub: Submission, rubric: Rubric, selected: Rubric, path: Path
     """The notebook graded on the `selected` questions of `rubric`. The kernel starts and runs
     the notebook (`grader.prerun`) while a thread imports torch, checks the whole rubric
     (`checks.semantics`: an InputError stops the check) and warms the references."""
-    from grader import prerun as early
+    from grader import prerun as early     # the kernel client: not for `grader --help`
     started = early.start(sub, selected, cfg)
     try:
         grade_notebook = await asyncio.to_thread(_trusted_side, rubric, selected, path, cfg)
@@ -104,9 +105,8 @@ def _trusted_side(rubric: Rubric, selected: Rubric, path: Path, cfg: Config):
     """What grading needs of this process, made ready: torch, the rubric's semantic check,
     the first reference (torch autograd's lazy imports), the selected questions' cases and
     expected results; the pipeline's entry point."""
-    from grader.checks.context import grader_has_cuda
+    from grader.checks.context import grader_has_cuda     # torch: in this thread, while the kernel starts
     from grader.pipeline import grade_notebook, warm_questions, warm_references
-    from grader.checks.semantics import check_rubric
     check_rubric(rubric, path)
     warm_references(selected)
     if not grader_has_cuda():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import typing as t
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from grader.course import find_config
 from grader.rubric import find_rubric
 from grader.checks.semantics import load_rubric
 from grader.rubric.model import Rubric
+from grader.sandbox import levels
 from grader.sandbox.levels import check_config
 
 if t.TYPE_CHECKING:
@@ -71,13 +73,11 @@ def prestart_kernels(cfg: Config, *, plotting: bool = True, plan: SandboxPlan | 
     preloaded for the kernels, half a second less before the first one. `plan`: the run's
     sandbox (`grader grade` decides it first); None: decided here for warm kernels."""
     if plan is None and cfg.execution.kernel == "warm":
-        from grader.sandbox.plan import decide_plan
+        from grader.sandbox.plan import decide_plan     # the kernel client: only where kernels start
         plan = decide_plan(cfg.execution, warm=True)
     if plan is None or not plan.warm:
         return
-    import threading
-
-    from grader.sandbox import levels, warm_shared
+    from grader.sandbox import warm_shared     # the warm parent's client: only where kernels start
     warm_shared.prestart(cfg.execution.torch_threads, plan.zygote_sandbox(), plotting=plotting)
     if cfg.execution.network == "isolate":
         threading.Thread(target=levels.network_isolation_available, name="grader-netns-probe",

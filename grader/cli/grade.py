@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from grader.batch import ReportOptions
+from grader.batch import ReportOptions, log
+from grader.batch.profile import BatchProfile
 from grader.batch.shard import parse_shard
 from grader.cli.common import ConfigOption, KernelOption, console, out, plots, prestart_kernels, run, setup
 from grader.cli.progress import BatchProgress
@@ -21,9 +22,10 @@ from grader.rubric.load import require_hidden_cases
 from grader.rubric.model import Rubric
 from grader.checks.semantics import check_rubric
 from grader.yamlmodel import load_yaml_model
+from grader.reports import moodle_feedback
 from grader.reports.similarity import starter_for
 from grader.rubric import find_rubric
-from grader.sandbox import elevate
+from grader.sandbox import elevate, levels
 from grader.submissions.lms import collect, unreadable_notes
 
 
@@ -44,7 +46,6 @@ class SandboxLevel(str, enum.Enum):
 def sandbox_level(cfg, chosen: SandboxLevel | None):
     """The config with --sandbox applied (and fresh kernels where warm ones cannot get
     bubblewrap; run again under sudo where the uid level needs it)."""
-    from grader.sandbox import levels
     if chosen is not None:
         cfg = cfg.model_copy(update={"execution": cfg.execution.model_copy(update={"sandbox": chosen.value})})
     requested = cfg.execution.sandbox
@@ -64,8 +65,8 @@ def batch_plan(cfg, rubric: Rubric, chosen: SandboxLevel | None):
     imported, so that the kernels' parent can start meanwhile). Refuse (exit 2) a level that
     does not run here or a weak level nobody named; say once, on stderr, which level the
     kernels get and why when it is below bubblewrap."""
+    # the kernel client (jupyter_client, zmq): not for `grader --help`
     from grader.prerun import may_use_cuda
-    from grader.sandbox import levels
     from grader.sandbox.plan import decide_plan
     cuda = may_use_cuda(rubric, cfg)
     plan = decide_plan(cfg.execution, cuda=cuda)
@@ -145,9 +146,8 @@ def grade(
         prestart_kernels(cfg, plotting=plots(s.path for s in subs), plan=plan)
     found.notes += unreadable_notes(found.submissions)
     check_rubric(rubric, rubric_path)
-    from grader.batch import grade_batch
+    from grader.batch import grade_batch      # torch: once the rubric is checked and the warm parent started
     from grader.batch.executors import DaskExecutor
-    from grader.batch.profile import BatchProfile
     n_workers = workers or cfg.worker_count()
     runner = DaskExecutor(rubric, cfg, scheduler=scheduler, public_only=False, hide=(dest,)) if scheduler else None
     notes = list(found.notes)
@@ -169,14 +169,12 @@ def grade(
                       r.status + (f": {r.message}" if r.message else ""))
     out.print(table)
     if timings is not None:     # this run's log lines are the last ones (`run.seal`)
-        from grader.batch import log
         console.print(timings.table(log.read(dest)[-len(subs):], n_workers))
     for note in notes:
         out.print(f"note: {note}", markup=False)
     out.print(f"results: {dest / 'results'}", markup=False)
     if {"markdown", "html", "notebook"} & set(chosen):
         out.print(f"feedback: {dest / 'feedback'}", markup=False)
-        from grader.reports import moodle_feedback
         if any(moodle_feedback.participant(r) for r in results):
             out.print(f"moodle feedback: {dest / moodle_feedback.ZIP_NAME}", markup=False)
     if "csv" in chosen:

@@ -11,6 +11,7 @@ Exit codes (also in `grader --help`):
 from __future__ import annotations
 
 import atexit
+import importlib
 import os
 import sys
 import tempfile
@@ -55,7 +56,7 @@ def _global_options(
         "--course", metavar="DIR", help="the course folder (holding config.yaml); default: GRADER_COURSE, "
         "else the current folder or the nearest parent holding config.yaml")] = None,
 ) -> None:
-    from grader.cli import common
+    from grader.cli import common     # the config and the rubric: not for `grader --version`
     common.course_dir = course     # set on every invocation: run() may be called again in one process
 
 
@@ -85,7 +86,6 @@ def _register(argv: list[str] | None = None) -> None:
     module costs about half a second, and a command needs only its own); all of them, in
     order, for the help or a name that is not a command. Once per command per process:
     run() may be called again in one process (tests)."""
-    import importlib
     wanted = _command_named(sys.argv[1:] if argv is None else argv)
     names = [wanted] if wanted else list(COMMANDS)
     if not wanted and _registered != names:       # the full list, in the help's order

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import sys
 import typing as t
 
@@ -15,7 +16,6 @@ def new_question(kind: t.Annotated[str, typer.Argument(help=f"one of: {', '.join
                  question_id: t.Annotated[str, typer.Option("--id")] = "my_question") -> int:
     """Print a valid, commented question of the given check kind."""
     if kind not in SNIPPETS:
-        import difflib
         close = difflib.get_close_matches(kind, list(SNIPPETS), n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"choose from {', '.join(SNIPPETS)}"
         raise InputError("new-question", f"unknown check kind '{kind}' ({hint})", key="KIND")

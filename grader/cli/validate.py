@@ -79,7 +79,7 @@ def mutation_figures(report) -> str:
 def unknown_hidden_only(rubric) -> list[str]:
     """`hidden_only` entries that name no mutant of their question (a typo would otherwise
     silently excuse nothing)."""
-    from grader.authoring.mutants import mutants_for
+    from grader.authoring.mutants import mutants_for     # torch: only with --mutants
     return [f"{q.id}.hidden_only: unknown mutant '{name}' (this question's: {', '.join(mutants_for(q))})"
             for q in rubric.questions for name in q.hidden_only if name not in mutants_for(q)]
 

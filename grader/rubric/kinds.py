@@ -70,5 +70,18 @@ class Kind:
     problem: t.Callable[[t.Any], Problem | None]
 
 
+def question_snippet(title: str, calls: str, check: str, *, hidden: int, note: str = "") -> str:
+    """A record's `snippet`: one question worth a point, 2 public cases (seed 1) and `hidden`
+    hidden ones (seed 1001), around the kind's own lines (`check`, and `args` before it where
+    the kind takes them). `note` comments the `calls` line. A format string: `{id}` is the
+    question's id, braces of the YAML are doubled."""
+    calls_line = f"  calls: [{calls}]"
+    if note:
+        calls_line = f"{calls_line:<33}# {note}"     # the comments of a snippet line up
+    head = "- id: {id}\n  title: %s\n  points: 1\n%s\n" % (title, calls_line)
+    cases = "  cases: {{public: {{count: 2, seed: 1}}, hidden: {{count: %d, seed: 1001}}}}\n" % hidden
+    return head + check + cases
+
+
 #: kind name -> its record, in TABLE's order, each loaded when first looked up
 KINDS: t.Mapping[str, CheckKind] = Registry("check kind", "grader/rubric/kinds.py", lambda: TABLE)

@@ -81,7 +81,8 @@ class AutodiffCheck(CheckModel):
 
     @model_validator(mode="after")
     def _known_ops(self):
-        from grader.expr.ops import DEEP_CHAIN_TEMPLATES, GRAPH_OPS    # no torch: `grader check` loads it first
+        # grader.expr (no torch): only for a rubric with graph questions, not in every command's start
+        from grader.expr.ops import DEEP_CHAIN_TEMPLATES, GRAPH_OPS
         known = DEEP_CHAIN_TEMPLATES if self.graphs.generator == "deep_chain" else GRAPH_OPS
         unknown = sorted(set(self.graphs.ops) - set(known))
         if unknown:

@@ -67,7 +67,7 @@ def network_isolation_available() -> bool:
 
 def bwrap_status() -> tuple[bool, str]:
     """(True, "") where bubblewrap runs a Python with our flags, else (False, why)."""
-    from grader.sandbox import bwrap       # deferred: the detector is what tests replace
+    from grader.sandbox import bwrap     # with the launcher and ctypes: only where a level is probed
     return bwrap.probe()
 
 
@@ -76,7 +76,7 @@ def warm_bwrap_status() -> tuple[bool, str]:
     ok, why = bwrap_status()
     if not ok:
         return ok, why
-    from grader.sandbox import bwrap
+    from grader.sandbox import bwrap     # as in bwrap_status
     return bwrap.probe_zygote()
 
 
@@ -88,7 +88,7 @@ def uid_status() -> tuple[bool, str]:
     if os.geteuid() != 0:
         hint = " (passwordless sudo works: `grader grade` runs itself again with sudo)" if sudo_works() else ""
         return False, "a uid and a mount namespace per kernel need the grader to run as root" + hint
-    from grader.sandbox import bwrap
+    from grader.sandbox import bwrap     # as in bwrap_status
     with tempfile.TemporaryDirectory(prefix="grader-uid-probe-") as tmp:
         own, hidden = Path(tmp, "own"), Path(tmp, "hidden")
         (own / "work").mkdir(parents=True)

@@ -26,6 +26,9 @@ import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
+
+from grader.checks.static import NotebookCode
 from grader.config import Config
 from grader.errors import InputError
 from grader.rubric import find_rubric
@@ -109,38 +112,32 @@ def _is_check_source(source: str) -> bool:
     return only_check_calls(source)
 
 
-@functools.cache
-def _code_class():
-    from grader.checks.static import NotebookCode
+class KeptCode(NotebookCode):
+    """The static checks' answers kept per name: the same source gives the same findings."""
 
-    class Code(NotebookCode):
-        """The static checks' answers kept per name: the same source gives the same findings."""
+    def __init__(self, nb):
+        super().__init__(nb)
+        self._found: dict[tuple[str, str], list] = {}
 
-        def __init__(self, nb):
-            super().__init__(nb)
-            self._found: dict[tuple[str, str], list] = {}
+    def _kept(self, what: str, name: str, find):
+        if (what, name) not in self._found:
+            self._found[what, name] = find(name)
+        return self._found[what, name]
 
-        def _kept(self, what: str, name: str, find):
-            if (what, name) not in self._found:
-                self._found[what, name] = find(name)
-            return self._found[what, name]
+    def autograd_uses(self, name):
+        return self._kept("autograd", name, super().autograd_uses)
 
-        def autograd_uses(self, name):
-            return self._kept("autograd", name, super().autograd_uses)
+    def torch_uses(self, name):
+        return self._kept("torch", name, super().torch_uses)
 
-        def torch_uses(self, name):
-            return self._kept("torch", name, super().torch_uses)
-
-        def assignments_to(self, qualified):
-            return self._kept("assigned", qualified, super().assignments_to)
-    return Code
+    def assignments_to(self, qualified):
+        return self._kept("assigned", qualified, super().assignments_to)
 
 
 def notebook_code(namespace: dict):
     """The source the static checks read: what this IPython session ran, in order (the last
     definition wins, as in the kernel), or a plain script's file. Check cells are left out
     (they define nothing), so checking again after a check reuses the analysis."""
-    import nbformat
     ipython = sys.modules.get("IPython")
     shell = ipython.get_ipython() if ipython is not None else None
     history = getattr(getattr(shell, "history_manager", None), "input_hist_raw", None)
@@ -152,7 +149,7 @@ def notebook_code(namespace: dict):
         sources = (path.read_text(encoding="utf-8", errors="replace"),) if path and path.is_file() else ()
     if STATE.code is None or STATE.code[0] != sources:
         cells = [nbformat.NotebookNode(cell_type="code", source=s) for s in sources]
-        STATE.code = (sources, _code_class()(nbformat.NotebookNode(cells=cells)))
+        STATE.code = (sources, KeptCode(nbformat.NotebookNode(cells=cells)))
     return STATE.code[1]
 
 
@@ -189,8 +186,7 @@ def _prepared(cfg: Config, rubric: Rubric, questions: list[Question]):
     from grader.selfcheck.local import LocalSession
     key = (id(cfg), id(rubric))
     if STATE.prepared is None or STATE.prepared[0] != key:
-        import nbformat
-        nothing_yet = _code_class()(nbformat.NotebookNode(cells=[]))     # each run sets its own
+        nothing_yet = KeptCode(nbformat.NotebookNode(cells=[]))     # each run sets its own
         ctx = GradeContext(rubric, cfg, LocalSession({}), nothing_yet, public_only=True)  # type: ignore[arg-type]
         STATE.prepared = (key, ctx, {}, (cfg, rubric))      # holds cfg and rubric: their ids stay theirs
     _, ctx, done, _ = STATE.prepared

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typing as t
 
-from grader.rubric.kinds import Kind
+from grader.rubric.kinds import Kind, question_snippet
 from grader.rubric.parts import AutodiffCheck
 
 
@@ -32,14 +32,14 @@ def _prepare(question, ctx):
 
 
 def _tolerance(q, dtypes: list[str]) -> str:
-    from grader.checks.autodiff import GRAPH_TOLERANCE
+    from grader.checks.autodiff import GRAPH_TOLERANCE     # the checks' floor: not at a record's top
     from grader.checks.compare import tolerance
     rtol, atol = tolerance(q, "float64", GRAPH_TOLERANCE)
     return f"rtol {rtol:g}, atol {atol:g}"
 
 
 def _problem(q):
-    from grader.checks import graph_cases, semantics
+    from grader.checks import graph_cases, semantics     # the checks' floor: not at a record's top
 
     def generate(small) -> None:
         cases = graph_cases.graph_cases(small, public_only=False)
@@ -60,40 +60,27 @@ def _describe(c: AutodiffCheck) -> str:
     return f"{c.kind.replace('_', ' ')} via `{c.via}`: {shape}{ops}{torch_rule}"
 
 
-FORWARD_MODE = Kind(
-    "forward_mode", ForwardModeCheck, _prepare, autograd=True, tensors=False,
-    convention="The grader builds expression graphs out of the student's `Dual`s with Python "
-               "operators and methods only, on plain Python floats; values and derivatives are "
-               "compared with torch forward-mode AD of the same graph in float64.",
-    snippet="""\
-- id: {id}
-  title: the student's Dual on one operation
-  points: 1
-  calls: [Dual]                  # via: class | derivative | jvp | jacobian
-  check:
-    kind: forward_mode
-    via: class
-    forbid: [torch]
-    graphs: {{generator: single_op, ops: [mul]}}   # single_op | random_dag | deep_chain | reuse
-  cases: {{public: {{count: 2, seed: 1}}, hidden: {{count: 3, seed: 1001}}}}
-""",
-    describe=_describe, tolerance=_tolerance, problem=_problem)
+def _graph_kind(name: str, model: type[AutodiffCheck], student_class: str, how: str,
+                title: str, vias: str, graphs: str) -> Kind:
+    """The two kinds differ in their model and texts; their code, and the form of their snippet
+    (via the class, torch forbidden, the graphs' settings), are the same."""
+    convention = (f"The grader builds expression graphs out of the student's `{student_class}`s with Python "
+                  f"operators and methods only, on plain Python floats{how}")
+    check = f"  check:\n    kind: {name}\n    via: class\n    forbid: [torch]\n    graphs: {graphs}\n"
+    snippet = question_snippet(title, student_class, check, hidden=3, note=f"via: {vias}")
+    return Kind(name, model, _prepare, autograd=True, tensors=False, convention=convention, snippet=snippet,
+                describe=_describe, tolerance=_tolerance, problem=_problem)
 
-REVERSE_MODE = Kind(
-    "reverse_mode", ReverseModeCheck, _prepare, autograd=True, tensors=False,
-    convention="The grader builds expression graphs out of the student's `Value`s with Python "
-               "operators and methods only, on plain Python floats, calls `backward()` and reads the "
-               "leaves' `.grad`; compared with torch reverse-mode autograd of the same graph in float64.",
-    snippet="""\
-- id: {id}
-  title: the student's Value on random graphs
-  points: 1
-  calls: [Value]                 # via: class | vjp
-  check:
-    kind: reverse_mode
-    via: class
-    forbid: [torch]
-    graphs: {{generator: random_dag, inputs: 3, nodes: 12, ops: [add, mul, tanh]}}
-  cases: {{public: {{count: 2, seed: 1}}, hidden: {{count: 3, seed: 1001}}}}
-""",
-    describe=_describe, tolerance=_tolerance, problem=_problem)
+
+FORWARD_MODE = _graph_kind(
+    "forward_mode", ForwardModeCheck, "Dual",
+    "; values and derivatives are compared with torch forward-mode AD of the same graph in float64.",
+    "the student's Dual on one operation", "class | derivative | jvp | jacobian",
+    "{{generator: single_op, ops: [mul]}}   # single_op | random_dag | deep_chain | reuse")
+
+REVERSE_MODE = _graph_kind(
+    "reverse_mode", ReverseModeCheck, "Value",
+    ", calls `backward()` and reads the leaves' `.grad`; compared with torch reverse-mode autograd of the "
+    "same graph in float64.",
+    "the student's Value on random graphs", "class | vjp",
+    "{{generator: random_dag, inputs: 3, nodes: 12, ops: [add, mul, tanh]}}")

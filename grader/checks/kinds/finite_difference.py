@@ -3,11 +3,12 @@ one h, its order of convergence and its calls of f. Its work is done by grader/c
 
 from __future__ import annotations
 
+import inspect
 import typing as t
 
 from pydantic import Field
 
-from grader.rubric.kinds import Kind
+from grader.rubric.kinds import Kind, question_snippet
 from grader.rubric.parts import CheckModel
 from grader.yamlmodel import StrictModel
 
@@ -41,16 +42,14 @@ def _prepare(question, ctx):
 
 
 def _tolerance(q, dtypes: list[str]) -> str:
-    import inspect
-
-    from grader.checks import numdiff
+    from grader.checks import numdiff     # the checks' floor: not at a record's top
     rtol = inspect.signature(numdiff._close).parameters["rtol"].default   # the value check's only rtol
     order = f"; order: slope within {q.check.order.tolerance:g}" if q.check.order else ""
     return f"value: rtol {rtol:g}{order}"
 
 
 def _problem(q):
-    from grader.checks import numdiff, semantics
+    from grader.checks import numdiff, semantics     # the checks' floor: not at a record's top
 
     def generate(small) -> None:
         for case in numdiff.fd_cases(small, public_only=False):
@@ -74,11 +73,7 @@ FINITE_DIFFERENCE = Kind(
     convention="The function `f` is the grader's; the estimate is compared with the same scheme "
                "computed in float64 at the question's `h`, the error's order of convergence is "
                "the slope of log error against log h, and calls of `f` are counted.",
-    snippet="""\
-- id: {id}
-  title: a finite-difference scheme
-  points: 1
-  calls: [{id}]                  # called as fn(f, x, h)
+    snippet=question_snippet("a finite-difference scheme", "{id}", note="called as fn(f, x, h)", hidden=3, check="""\
   check:
     kind: finite_difference
     scheme: central              # forward | central
@@ -86,6 +81,5 @@ FINITE_DIFFERENCE = Kind(
     h: 1.0e-3
     order: {{h_min: 1.0e-4, h_max: 1.0e-1, steps: 7, tolerance: 0.35}}
     exact_calls: "2"             # e.g. "2n" for a gradient
-  cases: {{public: {{count: 2, seed: 1}}, hidden: {{count: 3, seed: 1001}}}}
-""",
+"""),
     describe=_describe, tolerance=_tolerance, problem=_problem)

@@ -8,7 +8,7 @@ import typing as t
 
 from pydantic import Field
 
-from grader.rubric.kinds import Kind
+from grader.rubric.kinds import Kind, question_snippet
 from grader.rubric.parts import CheckModel, Mistake, check_expression
 
 
@@ -55,12 +55,12 @@ def _prepare(question, ctx):
 
 
 def _tolerance(q, dtypes: list[str]) -> str:
-    from grader.checks.compare import tolerance
+    from grader.checks.compare import tolerance     # the checks' floor: not at a record's top
     return "; ".join(f"{d}: rtol {tolerance(q, d)[0]:g}, atol {tolerance(q, d)[1]:g}" for d in dtypes)
 
 
 def _problem(q):
-    from grader.checks import semantics
+    from grader.checks import semantics     # the checks' floor: not at a record's top
     return semantics.expression_problem(q)
 
 
@@ -80,11 +80,8 @@ GRADIENT = Kind(
                "transpose of the Jacobian (`grad_x (A x) = A^T`). The reference is torch autograd's "
                "derivative of the expression (one backward pass per output element), in float64, in the "
                "grader's process.",
-    snippet="""\
-- id: {id}
-  title: gradient of x^T A x
-  points: 1
-  calls: [{id}]                  # the student's function, called with the args below
+    snippet=question_snippet("gradient of x^T A x", "{id}", note="the student's function, called with the args below",
+                             hidden=4, check="""\
   args:
     A: {{shape: [n, n]}}           # kinds: general, symmetric, spd, well_conditioned, positive_det
     x: {{shape: [n]}}
@@ -97,8 +94,7 @@ GRADIENT = Kind(
     mistakes:
       - when: 2 * A @ x
         hint: You assumed A is symmetric.
-  cases: {{public: {{count: 2, seed: 1}}, hidden: {{count: 4, seed: 1001}}}}
-""",
+"""),
     describe=_describe_gradient, tolerance=_tolerance, problem=_problem)
 
 VALUE = Kind(
@@ -106,11 +102,7 @@ VALUE = Kind(
     convention="The result is compared with the value of a torch expression of the arguments. Where the "
                "question asks for a plain result, it must not require grad nor have a `grad_fn`, and the "
                "caller's arguments (and their `.grad`) must come back untouched.",
-    snippet="""\
-- id: {id}
-  title: a tensor-valued function and its autograd semantics
-  points: 1
-  calls: [{id}]
+    snippet=question_snippet("a tensor-valued function and its autograd semantics", "{id}", hidden=4, check="""\
   args:
     x: {{shape: [n], requires_grad: true}}
     k: {{integer: [1, 4]}}
@@ -119,6 +111,5 @@ VALUE = Kind(
     kind: value
     expect: 2 * k * x.detach()   # torch expression of the args (torch and math available)
     plain_result: true           # no grad_fn, requires_grad off
-  cases: {{public: {{count: 2, seed: 1}}, hidden: {{count: 4, seed: 1001}}}}
-""",
+"""),
     describe=_describe_value, tolerance=_tolerance, problem=_problem)

@@ -7,7 +7,7 @@ import typing as t
 
 from pydantic import Field
 
-from grader.rubric.kinds import Kind
+from grader.rubric.kinds import Kind, question_snippet
 from grader.rubric.parts import CheckModel
 
 
@@ -26,12 +26,12 @@ def _prepare(question, ctx):
 
 
 def _tolerance(q, dtypes: list[str]) -> str:
-    from grader.checks.lagrange import TOL
+    from grader.checks.lagrange import TOL     # the checks' floor: not at a record's top
     return f"{TOL:g} x max(1, \\|reference\\|) per entry"
 
 
 def _problem(q):
-    from grader.checks import lagrange, semantics
+    from grader.checks import lagrange, semantics     # the checks' floor: not at a record's top
     return semantics.generation_problem(q, lambda small: lagrange.lagrange_cases(small, public_only=False))
 
 
@@ -43,12 +43,7 @@ LAGRANGE = Kind(
     "lagrange", LagrangeCheck, _prepare, autograd=False, tensors=False,
     convention="Sign convention `L(x, lam) = f(x) - lam^T g(x)`; `f` and `g` are written with torch. "
                "Problems have known optima; a solver's answer is also checked by the KKT residual.",
-    snippet="""\
-- id: {id}
-  title: an equality-constrained solver
-  points: 1
-  calls: [{id}]                  # called as fn(f, g, x0, lam0) for via: solve
-  check: {{kind: lagrange, via: solve, problems: [quadratic, circle]}}
-  cases: {{public: {{count: 2, seed: 1}}, hidden: {{count: 4, seed: 1001}}}}
-""",
+    snippet=question_snippet(
+        "an equality-constrained solver", "{id}", note="called as fn(f, g, x0, lam0) for via: solve", hidden=4,
+        check="  check: {{kind: lagrange, via: solve, problems: [quadratic, circle]}}\n"),
     describe=_describe, tolerance=_tolerance, problem=_problem)

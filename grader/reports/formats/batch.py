@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from grader.files import write_atomic
-from grader.reports import gradebook
+from grader.reports import gradebook, junit, similarity    # copydetect: imported by similarity's comparison
 from grader.reports.formats import Format, ReportOptions
 from grader.results import SubmissionResult
 from grader.rubric.model import Rubric
@@ -23,19 +23,16 @@ def _write_summary(out: Path, results: list[SubmissionResult], rubric: Rubric, o
 
 
 def _write_junit(out: Path, results: list[SubmissionResult], rubric: Rubric, opts: ReportOptions) -> None:
-    from grader.reports import junit
     write_atomic(out / "junit.xml", junit.render(results, rubric))
 
 
 def _compare(results: list[SubmissionResult], opts: ReportOptions) -> ReportOptions:
     """Read after grading, and only when asked for: it never sets a score (similarity.csv and
     the summary's section share it)."""
-    from grader.reports import similarity
     return dataclasses.replace(opts, similarity=similarity.compare_results(results, opts.starter))
 
 
 def _write_similarity(out: Path, results: list[SubmissionResult], rubric: Rubric, opts: ReportOptions) -> None:
-    from grader.reports import similarity
     write_atomic(out / "similarity.csv", similarity.render_csv(opts.similarity))
 
 

@@ -7,13 +7,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 from grader.files import write_atomic
+from grader.reports import markdown
 from grader.reports.formats import Format, ReportOptions, feedback_file, output_of
 from grader.results import SubmissionResult
 from grader.rubric.model import Rubric
 
 
 def _write_markdown(out: Path, result: SubmissionResult, rubric: Rubric | None, opts: ReportOptions) -> None:
-    from grader.reports import markdown
     path = output_of("markdown", out, result.submission)
     plots: dict[str, str] = {}
     if any(q.plot for q in result.questions):

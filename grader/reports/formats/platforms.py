@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from grader.files import write_atomic
-from grader.reports import gradescope
+from grader.reports import classroom, gradescope, prairielearn    # classroom's step output: grader/cli/options.py
 from grader.reports.formats import Format, ReportOptions, output_of, own_folder
 from grader.results import SubmissionResult
 from grader.rubric.model import Rubric
@@ -29,14 +29,12 @@ def _write_gradescope_single(out: Path, results: list[SubmissionResult], rubric:
 
 
 def _write_classroom(out: Path, result: SubmissionResult, rubric: Rubric | None, opts: ReportOptions) -> None:
-    from grader.reports import classroom      # the step output itself: grader/cli/options.py
     doc = classroom.fit(classroom.render(result))     # what the step output holds for this notebook alone
     write_atomic(output_of("classroom", out, result.submission),
                  json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 
 
 def _write_prairielearn(out: Path, result: SubmissionResult, rubric: Rubric | None, opts: ReportOptions) -> None:
-    from grader.reports import prairielearn
     write_atomic(output_of("prairielearn", out, result.submission), prairielearn.dumps(result))
 
 
