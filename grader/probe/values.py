@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from grader.expr.spec import Graph
+
 MAX_REPLY_CHARS = 256 * 1024 * 1024
 _B64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
@@ -138,7 +140,6 @@ def encode_tensor(t: torch.Tensor, dtype: str, *, requires_grad: bool = False) -
 
 def encode_plain(obj) -> dict:
     """A float, int, list or tuple of them, or an expression graph, as a call argument."""
-    from grader.expr.spec import Graph
     if isinstance(obj, Graph):
         return {"t": "expr", "graph": obj.to_json(), "form": "list"}
     if isinstance(obj, (list, tuple)):
