@@ -218,20 +218,16 @@ json.dumps.__code__ = _scrub_template.__code__
 # and sets it back to 0: nothing is replaced, so nothing is seen replaced. A KNOWN HOLE (strict
 # xfail): whatever counts inside the kernel, code running in the same process can reach.
 COUNTER_RESET = """\
-import sys, torch
+import sys
 
-_ag = getattr(torch, "auto" + "grad")
-def grad_quadratic_form(A, x):
-    v = x.detach().clone()
-    getattr(v, "requires" + "_grad_")(True)
-    (g,) = _ag.grad(v @ A @ v, [v])
-    frame = sys._getframe(1)
+def _zero_the_probes_counter():
+    frame = sys._getframe(2)
     while frame is not None:
         watch = frame.f_locals.get("watch")
         if hasattr(watch, "count"):
             watch.count = 0
         frame = frame.f_back
-    return g.detach()"""
+""" + HIDDEN_AUTOGRAD.replace("    return g.detach()", "    _zero_the_probes_counter()\n    return g.detach()")
 
 # Reverse mode through the C++ engine's own method, below the Python entry points the probe
 # counts: no tampering at all. A KNOWN HOLE (strict xfail).
