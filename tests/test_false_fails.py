@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import helpers
-from grader.checks.static import NotebookCode
+from grader.checks.static import NotebookCode, evidence
 from grader.expr import KERNEL_INTERP_FACTORY, KERNEL_INTERP_SOURCE, Builder
 from grader.probe.session import KERNEL_SOURCE, pack_request
 from grader.probe.values import Value, as_numbers, decode_value, encode_plain
@@ -92,6 +92,22 @@ def test_what_only_looks_like_autograd_is_not_flagged(cells):
 def test_autograd_bound_in_other_ways_is_still_found(cells, what):
     found = _code(CHECKING_CELL, *cells).autograd_uses("f")
     assert [x.what for x in found] == [what], found
+
+
+@pytest.mark.parametrize("cells", [
+    # a namedtuple's field called backward: the name is all the scan sees
+    ("from collections import namedtuple\nLayer = namedtuple('Layer', ['forward', 'backward'])\n",
+     "def f(A, x):\n    lin = Layer(forward=lambda v: A @ v, backward=lambda g: A.T @ g)\n"
+     "    return lin.backward(x)\n"),
+    # two definitions in the branches of an if: which one ran is not in the text
+    ("CLOSED_FORM = True\nif CLOSED_FORM:\n    def f(x):\n        return 2 * x\nelse:\n"
+     "    def f(x):\n        return torch.autograd.grad((x * x).sum(), x)[0]\n",),
+])
+def test_what_the_scan_cannot_be_sure_of_is_evidence_only_with_the_count(cells):
+    found = _code(CHECKING_CELL, *cells).autograd_uses("f")
+    assert found and not any(f.sure for f in found), found
+    assert evidence(found, False, "counted") is None                      # alone: nothing is proven
+    assert evidence(found, True, "counted") == f"{found[0]}; counted"    # with the count: where
 
 
 def test_the_last_module_binding_wins():

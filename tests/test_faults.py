@@ -120,3 +120,41 @@ def _is_kernel(proc: psutil.Process) -> bool:
         return "ipykernel_launcher" in " ".join(proc.cmdline())
     except psutil.Error:
         return False
+
+
+# -- a grader error: logged, graded once more, and only a second one costs the submission --------
+
+class _Flaky:
+    """An executor whose first `fails` gradings raise, as a grader bug or a race would."""
+
+    def __init__(self, fails: int, result):
+        self.fails, self.result, self.calls = fails, result, 0
+
+    async def grade(self, sub):
+        self.calls += 1
+        if self.calls <= self.fails:
+            raise SystemError("AST constructor recursion depth mismatch (before=108, after=73)")
+        return self.result
+
+
+def test_a_grader_error_that_does_not_come_back_costs_nothing(tmp_path):
+    from grader.batch.run import _grade_safely
+    from grader.checks.semantics import load_rubric
+    from grader.pipeline import submission_result
+    from grader.submissions import Submission
+
+    rubric = load_rubric(RUBRIC)
+    sub = Submission("alice", tmp_path / "alice.ipynb", "0" * 64)
+    graded = submission_result(sub, rubric, "graded")
+    log = tmp_path / "errors.log"
+
+    once = _Flaky(1, graded)
+    assert asyncio.run(_grade_safely(once, sub, rubric, False, log)) is graded and once.calls == 2
+    assert log.read_text().count("--- alice") == 1 and "recursion depth mismatch" in log.read_text()
+
+    twice = _Flaky(2, graded)
+    result = asyncio.run(_grade_safely(twice, sub, rubric, False, log))
+    assert twice.calls == 2 and result.status == "error" and result.score == 0
+    assert result.message == "internal grader error (details in errors.log)"
+    assert all(q.status == "not_run" and q.feedback == "internal grader error" for q in result.questions)
+    assert log.read_text().count("(graded again)") == 1

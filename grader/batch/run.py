@@ -47,15 +47,19 @@ OnDone = t.Callable[[SubmissionResult, bool], None]    # (result, reused)
 
 async def _grade_safely(executor, sub: Submission, rubric: Rubric, public_only: bool,
                         errors_log: Path) -> SubmissionResult:
-    try:
-        return await executor.grade(sub)
-    except Exception:  # noqa: BLE001 - a grader bug costs this submission, not the batch
-        errors_log.parent.mkdir(parents=True, exist_ok=True)
-        with open(errors_log, "a", encoding="utf-8") as f:
-            f.write(f"--- {sub.id} ({sub.path})\n{traceback.format_exc()}\n")
-        return submission_result(sub, rubric, "error", public_only=public_only,
-                                 message=f"internal grader error (details in {errors_log.name})",
-                                 questions=[not_run(q, "internal grader error") for q in rubric.questions])
+    """The submission's result. A grader error is logged and the submission graded once more
+    (an error that does not come back, such as a race in the interpreter, costs the student
+    nothing); a second one gives the result "internal grader error"."""
+    for attempt in ("", " (graded again)"):
+        try:
+            return await executor.grade(sub)
+        except Exception:  # noqa: BLE001 - a grader bug costs this submission, not the batch
+            errors_log.parent.mkdir(parents=True, exist_ok=True)
+            with open(errors_log, "a", encoding="utf-8") as f:
+                f.write(f"--- {sub.id} ({sub.path}){attempt}\n{traceback.format_exc()}\n")
+    return submission_result(sub, rubric, "error", public_only=public_only,
+                             message=f"internal grader error (details in {errors_log.name})",
+                             questions=[not_run(q, "internal grader error") for q in rubric.questions])
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -32,6 +32,7 @@ from grader.checks.graph_cases import TOLERANCE, GraphCase, calls_for, expected_
 from grader.checks.graph_text import spell
 from grader.checks.kinds.autodiff import ForwardModeCheck, ReverseModeCheck
 from grader.checks.scoring import Verdict, outcome_failure, score_question
+from grader.checks.static import evidence
 from grader.probe.session import CallOutcome, CallSpec, QuestionCalls
 from grader.probe.values import NotNumbers, as_numbers
 from grader.results import CaseReport, QuestionResult
@@ -235,8 +236,8 @@ def _finish(q: Question, ctx: GradeContext, cases: list[tuple[GraphCase, t.Any]]
     forbidden = None
     if watch:
         findings = [f for name in q.calls for f in ctx.code.torch_uses(name)]
-        if findings or any(v.autograd for v in verdicts):
-            where = str(findings[0]) if findings else "torch autograd ran during the call"
+        where = evidence(findings, any(v.autograd for v in verdicts), "torch autograd ran during the call")
+        if where:
             forbidden = (f"uses torch ({where}); this exercise asks for your own automatic "
                          "differentiation in plain Python, so the question earns no points",
                          "implement the derivative rules yourself with Python floats and `math`")

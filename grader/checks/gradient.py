@@ -22,7 +22,7 @@ from grader.checks.diagnose import (explain, explain_known, join_hints, layout_h
 from grader.checks.kinds.gradient import GradientCheck, ValueCheck
 from grader.checks.memo import PerQuestion
 from grader.checks.scoring import Verdict, outcome_failure, score_question, written
-from grader.checks.static import Finding, probe_tampering
+from grader.checks.static import Finding, evidence, probe_tampering
 from grader.probe.session import CallOutcome, CallSpec, QuestionCalls
 from grader.probe.values import encode_plain, encode_tensor
 from grader.results import CaseReport, QuestionResult
@@ -197,8 +197,8 @@ def judge_question(question: Question, verdicts: list[Verdict], skipped: dict[st
     check = question.check
     forbidden = None
     if isinstance(check, GradientCheck) and "autograd" in check.forbid:
-        if autograd_findings or any(v.autograd for v in verdicts):
-            where = str(autograd_findings[0]) if autograd_findings else "autograd calls during the call"
+        where = evidence(autograd_findings, any(v.autograd for v in verdicts), "autograd calls during the call")
+        if where:
             forbidden = (f"uses torch autograd ({where}); this exercise asks for the closed-form "
                          "derivative, so the question earns no points",
                          "derive the gradient by hand and write it with tensor operations")

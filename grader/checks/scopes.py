@@ -32,6 +32,9 @@ _FUNC_TRANSFORMS = {"grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", 
 # Tensor methods that run or enable autograd, found by name on objects the scan cannot type
 AUTOGRAD_METHODS = {"backward", "requires_grad_", "retain_grad", "_execution_engine"}
 
+# statements whose parts may or may not run
+_BRANCHES = (ast.If, ast.Try, ast.TryStar, ast.For, ast.AsyncFor, ast.While, ast.Match)
+
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef,
            ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
@@ -71,6 +74,10 @@ class Resolver:
         # class; an assignment's value (with the binding before it when the value uses the name:
         # `f = torch.no_grad()(f)`); nothing the notebook shows (an import, a loop target)
         self.bound: dict[str, list[tuple[ast.AST, int]]] = {}
+        # names whose last module-level binding sits in a branch (if, try, a loop, match):
+        # which branch ran is not in the text, so what the scan finds there proves nothing alone
+        self.conditional: set[str] = set()
+        self._branch = 0        # how deep the statement being collected is in module-level branches
         self._scopes: dict[int, Scope] = {}
         self._busy: set[tuple[int, str]] = set()
         for index, tree in trees:
@@ -114,6 +121,7 @@ class Resolver:
                 scope.bind(node.name, self.DEFINED + node.name)
                 self.definitions[node.name] = (node, cell if cell is not None else -1)
                 self.bound[node.name] = [self.definitions[node.name]]
+                self._mark_branch(node.name)
             else:
                 scope.bind(node.name, None)
             return
@@ -161,11 +169,20 @@ class Resolver:
         elif isinstance(node, ast.Delete):
             for target in node.targets:
                 self._bind_target(target, scope)
+        branch = scope is self.module and isinstance(node, _BRANCHES)
+        self._branch += branch
         for child in ast.iter_child_nodes(node):
             if not isinstance(child, _SCOPES):
                 self._collect(child, scope, cell)
             elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 self._collect(child, scope, cell)
+        self._branch -= branch
+
+    def _mark_branch(self, name: str) -> None:
+        if self._branch:
+            self.conditional.add(name)
+        else:
+            self.conditional.discard(name)
 
     def _bind_target(self, target: ast.AST, scope: Scope, alias: ast.AST | None = None,
                      made_of: tuple[ast.AST, int | None] | None = None) -> None:
@@ -188,6 +205,7 @@ class Resolver:
         earlier def it replaced; for an import or a loop target there is nothing to read."""
         if scope is not self.module:    # bindings made in a function (`global`) happen when it runs
             return
+        self._mark_branch(name)
         if made_of is None:
             self.bound[name] = []
             return

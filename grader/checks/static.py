@@ -18,6 +18,8 @@ because a checking cell imported it elsewhere. The probe adds a dynamic check
 from __future__ import annotations
 
 import ast
+import functools
+import gc
 import threading
 from dataclasses import dataclass
 
@@ -32,15 +34,47 @@ class Finding:
     cell: int
     line: int
     what: str
+    # False: evidence that proves nothing alone (a method found by its name on an object the
+    # scan cannot type, a definition in a branch that may not have run); it only says where,
+    # when the probe counted autograd during the call (`proven`)
+    sure: bool = True
 
     def __str__(self) -> str:
         return f"`{self.what}` in {self.function} (cell {self.cell + 1}, line {self.line})"
 
 
-# CPython 3.11's parser keeps its recursion depth in per-interpreter state: two threads
-# parsing at once (a Dask worker grading two notebooks) fail with "SystemError: AST
-# constructor recursion depth mismatch". One parse at a time.
-_PARSE_LOCK = threading.Lock()
+def _one_parse_at_a_time() -> threading.RLock:
+    """CPython 3.11 keeps the depth counter of `ast.parse` (its Python AST objects) in
+    per-interpreter state (CPython gh-106905): two threads inside it at once fail with
+    "SystemError: AST constructor recursion depth mismatch". A garbage collection in one
+    parse runs Python code, which lets another thread in. The grader parses each notebook on
+    the event loop while its report writer imports matplotlib (whose settings are read with
+    `ast.parse`), and `inspect.signature` and tracebacks parse too: a submission was once lost
+    to an "internal grader error" that way. So every `ast.parse` of this process takes one
+    lock, with the garbage collector held off meanwhile. Installed once, at import."""
+    parse = ast.parse
+    lock = getattr(parse, "grader_lock", None)
+    if lock is not None:
+        return lock
+    lock = threading.RLock()
+
+    @functools.wraps(parse)
+    def locked_parse(*args, **kwargs):
+        with lock:
+            collecting = gc.isenabled()
+            gc.disable()        # no collection inside: its finalizers could wait on other locks
+            try:
+                return parse(*args, **kwargs)
+            finally:
+                if collecting:
+                    gc.enable()
+
+    locked_parse.grader_lock = lock
+    ast.parse = locked_parse
+    return lock
+
+
+_PARSE_LOCK = _one_parse_at_a_time()
 
 
 # Cell magics whose body is Python run in the notebook's namespace (what they define is defined)
@@ -70,9 +104,15 @@ def _parse(source: str) -> ast.Module | None:
 
 
 def _try_parse(source: str) -> ast.Module | None:
-    try:
-        with _PARSE_LOCK:
+    for _ in range(3):     # a parse this process started without `ast.parse` may still overlap
+        try:
             return ast.parse(source)
+        except SystemError:
+            continue
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+    try:
+        return ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
 
@@ -128,29 +168,31 @@ class NotebookCode:
         return found
 
     def autograd_uses(self, name: str) -> list[Finding]:
-        def use(node: ast.AST, qualified: str | None) -> str | None:
+        """Where `name` reaches torch autograd: sure by a resolved name (`torch.autograd.grad`,
+        `torch.func.jacrev`, an alias of one); not sure by a method's name on an object the
+        scan cannot type (`obj.backward(...)` is a tensor's, or a layer's, a namedtuple's,
+        an imported class's) or a `requires_grad` keyword or attribute (a tensor's, or a
+        class's own)."""
+        def use(node: ast.AST, qualified: str | None) -> tuple[str, bool] | None:
             if qualified and is_autograd(qualified):
-                return _dotted(node) or qualified
+                return _dotted(node) or qualified, True
             if isinstance(node, ast.Attribute) and qualified is None:
-                # a method of an object the scan cannot type (a tensor): autograd by its name,
-                # unless a class of the notebook defines a method of that name (a layer's own
-                # `backward`): then the name proves nothing, and autograd that runs is still
-                # counted by the probe during the call
+                # a notebook class's own `backward` is not even a place to name
                 if node.attr in AUTOGRAD_METHODS and node.attr not in self.own_methods:
-                    return _dotted(node)
+                    return _dotted(node), False
                 if node.attr == "requires_grad" and isinstance(node.ctx, ast.Store):
-                    return _dotted(node) + " = ..."
+                    return _dotted(node) + " = ...", False
             if isinstance(node, ast.keyword) and node.arg == "requires_grad":
                 if isinstance(node.value, ast.Constant) and node.value.value is True:
-                    return "requires_grad=True"
+                    return "requires_grad=True", False
             return None
         return self._uses("autograd", name, use)
 
     def torch_uses(self, name: str) -> list[Finding]:
         """Any use of torch inside `name` (a class such as `Value`, or a function)."""
-        def use(node: ast.AST, qualified: str | None) -> str | None:
+        def use(node: ast.AST, qualified: str | None) -> tuple[str, bool] | None:
             if qualified and qualified.split(".")[0] in ("torch", "functorch"):
-                return _dotted(node) or qualified
+                return _dotted(node) or qualified, True
             return None
         return self._uses("torch", name, use)
 
@@ -178,10 +220,12 @@ class NotebookCode:
                     if qualified and qualified.startswith(Resolver.DEFINED):
                         todo.append(qualified[len(Resolver.DEFINED):])
                         continue
-                    what = detect(sub, qualified)
-                    if what and (cell, sub.lineno) not in lines:
+                    hit = detect(sub, qualified)
+                    if hit and (cell, sub.lineno) not in lines:
                         lines.add((cell, sub.lineno))
-                        found.append(Finding(fn, cell, sub.lineno, what))
+                        what, sure = hit
+                        found.append(Finding(fn, cell, sub.lineno, what,
+                                             sure and fn not in self.resolver.conditional))
         return found
 
 
@@ -210,3 +254,16 @@ def probe_tampering(code: NotebookCode, outcomes) -> list[Finding | Replaced]:
     for name in names:
         found += code.assignments_to(name.split(" (")[0]) or [Replaced(name)]
     return found
+
+
+
+def evidence(findings: list[Finding], counted: bool, count: str) -> str | None:
+    """Where a forbidden use is shown, for the feedback, or None where nothing proves one: a
+    sure finding; else, when the probe counted the use during the call (`counted`, said as
+    `count`), the first place the scan suspects, with the count."""
+    sure = [f for f in findings if f.sure]
+    if sure:
+        return str(sure[0])
+    if counted:
+        return f"{findings[0]}; {count}" if findings else count
+    return None

@@ -1,9 +1,9 @@
 """Notebooks from the style data: style k of an assignment takes implementation k of
 every graded name, the k-th settings cell and the assignment's extra cells. Beside them,
 whole notebooks written independently from the exercise contract alone (`whole/ASSIGNMENT/`:
-a tester who never saw the solutions; four of them once got false fails from the autograd
-scan: a layer's own `backward`, a `%time` in a loop, a name rebound to another function,
-`torch.autograd.no_grad`)."""
+two testers who never saw the solutions; six of them once got false fails from the autograd
+scan: a layer's own `backward`, a namedtuple field called `backward`, a `%time` in a loop, a
+name rebound to another function, `torch.autograd.no_grad`, defs in the branches of an `if`)."""
 
 from __future__ import annotations
 
