@@ -108,3 +108,20 @@ def test_junit_says_why_once_per_suite_and_counts_per_case():
     notes = [p.get("value") for p in suite.find("properties") if p.get("name") == "skipped"]
     assert notes == [f"cuda: 24 case(s) skipped: {NO_CUDA}"]
     assert NO_CUDA not in "".join(t.text or "" for t in doc.iter())
+
+
+def test_a_rerun_command_stays_one_line_on_a_narrow_terminal():
+    """Copied from an 80-column (or piped) terminal, the command must still be one command."""
+    from rich.console import Console
+    q = QuestionResult(id="grad_inner", calls=["grad_inner"], score=0, max_score=1, status="error",
+                       feedback="raised ValueError: boom at line 6: raise ValueError('boom')",
+                       cases={"cpu": DeviceCount(passed=0, total=4)},
+                       public_failures=[CaseReport(case="public-1/float64/cpu", message="raised ValueError",
+                                                   inputs={"x": [1.0, 2.0]})])
+    notebook = "a rather long folder name/with more depth/my homework notebook final version.ipynb"
+    console = Console(width=40, record=True, color_system=None)
+    console.print(terminal.render(_result([q]), notebook=notebook, assignment="matrix_calculus"), soft_wrap=True)
+    lines = console.export_text().splitlines()
+    rerun = [ln for ln in lines if "rerun:" in ln]
+    assert len(rerun) == 1 and rerun[0].rstrip().endswith("--question grad_inner"), lines
+    assert not any(ln.strip().startswith(("expected:", "got:")) for ln in lines)   # a raise has neither

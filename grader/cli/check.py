@@ -64,13 +64,15 @@ def check(
     prestart_kernels(cfg)
     result = run(_checked(subs[0], rubric, selected, path, cfg))
     shown = str(notebook)
-    out.print(terminal.render(result, notebook=shown, assignment=assignment))
+    # soft wrap: the terminal folds long lines itself, so a rerun command copied from a narrow
+    # (or piped, 80-column) terminal is still one command, not two halves of a path
+    out.print(terminal.render(result, notebook=shown, assignment=assignment), soft_wrap=True)
     for issue in result.notebook_issues:
         out.print(Text.assemble(("notebook: ", "yellow"), issue))
     out.print(f"public score: {result.score:g} / {result.max_score:g} "
               "(hidden cases run only when your work is graded)", markup=False)
     if question and result.score < result.max_score:
-        out.print(Text.assemble(("all questions: ", "dim"), terminal.rerun_all(shown, assignment)))
+        out.print(Text.assemble(("all questions: ", "dim"), terminal.rerun_all(shown, assignment)), soft_wrap=True)
     default = EXIT_OK if result.score == result.max_score else EXIT_FAILED
     code, policy_line = policy_exit([result], fail_under, default=default)
     if policy_line:

@@ -9,7 +9,6 @@ that reruns just that question.
 from __future__ import annotations
 
 from rich.console import Group
-from rich.padding import Padding
 from rich.text import Text
 
 from grader.reports.markdown import STATUS_MARK
@@ -52,8 +51,9 @@ def _details(q: QuestionResult, notebook: str, assignment: str | None) -> list[T
                                    (f"  (+{more} more: --format html)" if more else "", "dim")))
         for name, value in case.inputs.items():
             lines.append(Text.assemble(f"  {name} = ", (_short(value), "cyan")))
-        lines.append(Text.assemble("  expected: ", (_short(case.expected), "green")))
-        lines.append(Text.assemble("  got:      ", (_short(case.got), "red")))
+        if case.expected is not None or case.got is not None:   # a call that raised has neither
+            lines.append(Text.assemble("  expected: ", (_short(case.expected), "green")))
+            lines.append(Text.assemble("  got:      ", (_short(case.got), "red")))
         lines += [Text(f"  worst entry: {w}", style="red") for w in worst_lines(case, k=3)]
     lines += [Text.assemble(("hint: ", "bold yellow"), h) for h in q.hints if h not in q.feedback]
     if q.plot and q.plot.get("kind") == "loglog_error":
@@ -80,7 +80,9 @@ def render(result: SubmissionResult, *, notebook: str, assignment: str | None = 
                             (f" {q.score:g}/{q.max_score:g}".ljust(8), style), "  ", _devices(q))
         parts.append(row)
         if q.status != "passed":
-            parts.append(Padding(Group(*_details(q, notebook, assignment)), (0, 0, 0, 5)))
+            # indented by hand, not by rich's Padding, which folds at the console's width: with
+            # soft wrap the terminal folds long lines, and a rerun command stays one line to copy
+            parts += [Text("     ") + line for line in _details(q, notebook, assignment)]
     return Group(*parts)
 
 

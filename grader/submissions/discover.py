@@ -66,7 +66,9 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
         raise InputError(path, f"not a notebook: {exc}") from None
     except RecursionError:      # json's decoder recurses once per nested [ or {
         raise InputError(path, "not a notebook: JSON nested too deeply") from None
-    if not isinstance(data, dict) or "cells" not in data:
+    # nbformat 3 kept its cells in "worksheets": nbformat converts such a notebook (an old
+    # Jupyter or tool may still write one), which is no reason to grade it 0
+    if not isinstance(data, dict) or ("cells" not in data and "worksheets" not in data):
         raise InputError(path, "not a notebook: JSON without a 'cells' list")
     try:
         with warnings.catch_warnings():   # cell ids missing or repeated: unused here, and a warning
