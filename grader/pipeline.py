@@ -9,6 +9,7 @@ plain values.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import typing as t
 from pathlib import Path
@@ -118,6 +119,25 @@ async def grade_notebook(sub: Submission, rubric: Rubric, cfg: Config, *,
     return await _grade_valid(sub, nb, rubric, cfg, public_only, hide, closing, plan=plan)
 
 
+def _where_it_failed(questions: list[QuestionResult], nb: nbformat.NotebookNode, issues) -> list[QuestionResult]:
+    """A function the notebook never defined is most often one whose cell failed (a syntax
+    error in the `Value` cell leaves every question of the class "not defined"): such a
+    question names that cell and why it failed, where the student looks first."""
+    failed = {i.cell: i for i in issues if i.cell >= 0 and i.kind in ("error", "timeout", "crash")}
+    if not failed:
+        return questions
+    out = []
+    for q in questions:
+        names = [n for n in q.calls if n]
+        cell = next((i for i in sorted(failed) if any(re.search(rf"^\s*(def|class)\s+{re.escape(n)}\b",
+                                                                nb.cells[i].source, re.M) for n in names)), None)
+        if q.status == "missing" and cell is not None:
+            q = q.model_copy(update={"feedback": f"{q.feedback}: its cell (cell {cell + 1}) failed: "
+                                                 f"{failed[cell].message}"})
+        out.append(q)
+    return out
+
+
 async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubric, cfg: Config,
                        public_only: bool, hide: tuple[Path, ...],
                        closing: set[asyncio.Task] | None, prerun: Prerun | None = None,
@@ -174,6 +194,7 @@ async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubri
             task.add_done_callback(closing.discard)
     graded = {q.id for q in done}
     done += [not_run(q, message or "not graded") for q in rubric.questions if q.id not in graded]
+    done = _where_it_failed(done, nb, kernel.log.issues)
     issues = [f"cell {i.cell + 1}: {i.message}" if i.cell >= 0 else i.message for i in kernel.log.issues]
     sandbox = {"level": kernel.log.level, "why": kernel.log.why, "memory": kernel.log.memory,
                "network": kernel.log.network,

@@ -252,6 +252,10 @@ def kernel_run(tmp_path_factory):
                  "blank_top": [BLANK_TOP]}
     paths = [helpers.write(helpers.notebook_with(helpers.SOLUTION, cells), folder, name)
              for name, cells in notebooks.items()]
+    broken = helpers.notebook_with(helpers.SOLUTION, [])     # grad_inner's own cell does not parse
+    cell = next(c for c in broken.cells if "def grad_inner" in c.source)
+    cell.source = "\n" + cell.source.replace("def grad_inner(x, a):", "def grad_inner(x, a)", 1)
+    paths.append(helpers.write(broken, folder, "syntax_error"))
     return helpers.grade(paths, folder / "out", cfg=helpers.config(kernel="warm"))
 
 
@@ -277,3 +281,15 @@ def test_an_error_names_the_line_as_the_cell_shows_it(kernel_run):
     [q] = [q for q in kernel_run["blank_top"].questions if q.score < q.max_score]
     assert q.id == "grad_inner" and q.status == "error", (q.id, q.status)
     assert 'at line 6: raise ValueError("not yet")' in q.feedback, q.feedback
+
+
+def test_a_function_whose_cell_failed_says_which_cell_and_line(kernel_run):
+    """Not only "`grad_inner` is not defined": the cell that should have defined it, and why it
+    failed, in the cell's own line numbers (not IPython's compiled file)."""
+    result = kernel_run["syntax_error"]
+    lost = {q.id: q for q in result.questions if q.score < q.max_score}
+    assert list(lost) == ["grad_inner"] and lost["grad_inner"].status == "missing"
+    [issue] = result.notebook_issues
+    cell, _, why = issue.partition(": ")
+    assert why == "SyntaxError: expected ':' (line 2)", issue    # line 1 of the code, after 1 blank line
+    assert lost["grad_inner"].feedback == f"`grad_inner` is not defined in the notebook: its cell ({cell}) failed: {why}"

@@ -66,9 +66,9 @@ def check(
     shown = str(notebook)
     # soft wrap: the terminal folds long lines itself, so a rerun command copied from a narrow
     # (or piped, 80-column) terminal is still one command, not two halves of a path
+    for issue in result.notebook_issues:     # first: a failed cell is often why questions fail
+        out.print(Text.assemble(("notebook: ", "yellow"), issue), soft_wrap=True)
     out.print(terminal.render(result, notebook=shown, assignment=assignment), soft_wrap=True)
-    for issue in result.notebook_issues:
-        out.print(Text.assemble(("notebook: ", "yellow"), issue))
     out.print(f"public score: {result.score:g} / {result.max_score:g} "
               "(hidden cases run only when your work is graded)", markup=False)
     if question and result.score < result.max_score:

@@ -44,7 +44,7 @@ def _short(value: object) -> str:
 
 def _details(q: QuestionResult, notebook: str, assignment: str | None) -> list[Text]:
     lines = [Text(q.feedback)]
-    if q.public_failures:
+    if q.public_failures and q.status != "missing":     # inputs say nothing of a missing function
         case = q.public_failures[0]
         more = len(q.public_failures) - 1
         lines.append(Text.assemble(("public case ", "dim"), (case.case, "bold"),

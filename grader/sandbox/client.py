@@ -15,6 +15,7 @@ The kernel spec, the output cap and the records a run gives back are in
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import subprocess
 import tempfile
@@ -292,7 +293,7 @@ class SandboxedKernel:
             if content.get("ename") == TIMEOUT_ENAME:
                 result.timed_out = True
             else:
-                result.error = f"{content.get('ename', 'Error')}: {content.get('evalue', '')}"
+                result.error = f"{content.get('ename', 'Error')}: {_in_cell_terms(content.get('evalue', ''), cell.source)}"
         replies_shown = [out for out in cell.get("outputs", []) if out.get("output_type") == "execute_result"]
         # A probe cell shows exactly one reply. More means the student's code displayed
         # forged ones (sys.displayhook, or a thread still sending after the call): trust none.
@@ -350,3 +351,18 @@ class SandboxedKernel:
         self._free_restarts += 0 if charged else 1
         await self.start()
         return await self._run_cells()
+
+
+_COMPILED_AT = re.compile(r" \((?:(?:[^()]*[/\\])?[^()/\\]+\.py|<[^<>]*>), line (\d+)\)$")
+
+
+def _in_cell_terms(evalue: str, source: str) -> str:
+    """A syntax error as the student finds it: "invalid syntax (line 79)", not IPython's
+    compiled file (`4044272822.py`), and counted from the cell's top (IPython drops a
+    cell's leading blank lines before it compiles the cell)."""
+    match = _COMPILED_AT.search(evalue)
+    if not match:
+        return evalue
+    lines = source.splitlines()
+    blank = next((i for i, line in enumerate(lines) if line.strip()), 0)
+    return f"{evalue[:match.start()]} (line {int(match[1]) + blank})"
