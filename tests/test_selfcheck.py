@@ -311,3 +311,8 @@ def test_the_assignment_comes_from_the_environment_the_notebook_or_the_folder(tm
     with pytest.raises(where.NotFound) as err:
         where.assignment(cfg, None, None)
     assert 'grader.init("NAME")' in str(err.value) and "lagrange" in str(err.value)
+    # the question checked may tell: `vjp` is backward_engine's alone, by id; `Dual`, by what it calls
+    assert where.assignment(cfg, None, None, ("vjp",)) == "backward_engine"
+    assert where.assignment(cfg, None, None, ("Dual",)) == "dual_numbers"
+    with pytest.raises(where.NotFound):
+        where.assignment(cfg, None, None, ("no_such_question",))

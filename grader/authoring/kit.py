@@ -104,7 +104,15 @@ def student_readme(rubrics: list[Rubric], install: str) -> str:
                      f"{len(r.questions)} questions); fill in each `raise NotImplementedError` / `...`")
     lines += ["- `rubrics/`: the public checks (cases, points, hints, tolerances)",
               "- `config.yaml`: marks this folder for `grader check`", "",
-              "## Install (once)", "", "```bash", f"python -m pip install {install}", "```", "",
+              "## Install (once)", "",
+              "In the Python environment your notebooks run in (the one Jupyter uses):", "",
+              "```bash", f"python -m pip install {install}", "```", "",
+              "This brings torch if the environment has none. The CPU build of torch is enough for "
+              "these exercises; on Linux a plain install of torch downloads the much larger CUDA "
+              "build, so install the CPU build first if your course says how. The `grader.check` "
+              "cells need the grader in the notebook's own kernel: if Jupyter runs from another "
+              "environment, add this one as a kernel (`python -m pip install ipykernel && python -m "
+              "ipykernel install --user --name grader`) and pick it in Jupyter.", "",
               "## Check your work", "", "From this folder:", "", "```bash"]
     lines += [f"grader check {r.assignment}.ipynb" for r in rubrics]
     lines += ["```", "",

@@ -74,16 +74,17 @@ def _load_config(path: Path) -> Config:
     return load_yaml_model(path, Config).model_copy(update={"base_dir": path.resolve().parent})
 
 
-def course(assignment: str | None) -> tuple[Config, Rubric]:
-    """This notebook's course config and its assignment's rubric (see `where`)."""
+def course(assignment: str | None, questions: t.Sequence[str] = ()) -> tuple[Config, Rubric]:
+    """This notebook's course config and its assignment's rubric (see `where`; `questions`: the
+    names checked, which may tell the assignment where nothing else does)."""
     from grader.selfcheck.local import user_namespace    # torch: only once a check runs
     notebook = where.notebook_path(user_namespace())
     try:
         cfg = _cached(where.course_config(STATE.course, notebook), _load_config)
         explicit = assignment or STATE.explicit
-        key = (explicit, os.environ.get(where.ASSIGNMENT_ENV), notebook, cfg.base_dir, Path.cwd())
+        key = (explicit, os.environ.get(where.ASSIGNMENT_ENV), notebook, cfg.base_dir, Path.cwd(), tuple(questions))
         if key not in STATE.resolved:
-            STATE.resolved[key] = where.assignment(cfg, explicit, notebook)
+            STATE.resolved[key] = where.assignment(cfg, explicit, notebook, tuple(str(q) for q in questions))
         return cfg, _cached(find_rubric(cfg, STATE.resolved[key]), load_rubric)
     except InputError as exc:
         # a rubric or config that does not load, an unknown assignment: its one line
@@ -209,7 +210,7 @@ def run(names: t.Sequence[str], assignment: str | None = None) -> Report:
     anything the student's code does (a one-line Report for a check that cannot start)."""
     started = time.perf_counter()
     try:
-        cfg, rubric = course(assignment)
+        cfg, rubric = course(assignment, names)
         questions = select(rubric, names)
     except where.NotFound as exc:
         return Report(assignment or STATE.explicit, [], error=str(exc))

@@ -79,7 +79,27 @@ def _metadata_assignment(path: Path) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def assignment(cfg: Config, explicit: str | None, notebook: Path | None) -> str:
+def _having(cfg: Config, names: list[str], questions: tuple[str, ...]) -> list[str]:
+    """The assignments whose rubric has every question named (by id or the function it calls)."""
+    from grader.rubric.model import Rubric              # pydantic models: only when needed
+    from grader.yamlmodel import load_yaml_model
+    found = []
+    for name in names:
+        try:
+            rubric = load_yaml_model(cfg.path("rubrics") / f"{name}.yaml", Rubric)
+        except InputError:
+            continue
+        known = {q.id for q in rubric.questions} | {c for q in rubric.questions for c in q.calls[:1]}
+        if set(questions) <= known:
+            found.append(name)
+    return found
+
+
+def assignment(cfg: Config, explicit: str | None, notebook: Path | None,
+               questions: tuple[str, ...] = ()) -> str:
+    """Which assignment a check is for: named, from the environment, from the notebook (its
+    metadata, its file name), from the notebooks of this folder, the course's only one, or
+    the only one whose rubric has every question named (`check("vjp")`)."""
     names = available_assignments(cfg)
     if explicit:
         return explicit
@@ -99,5 +119,8 @@ def assignment(cfg: Config, explicit: str | None, notebook: Path | None) -> str:
         return names[0]
     if not names:
         raise NotFound(f"{cfg.path('rubrics')}: the course has no rubrics")
+    having = _having(cfg, names, questions) if questions else []
+    if len(having) == 1:
+        return having[0]
     raise NotFound("cannot tell which assignment this notebook is: run grader.init(\"NAME\") first "
                    f"(NAME: {', '.join(names)})")
