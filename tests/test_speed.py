@@ -128,7 +128,9 @@ def test_a_kernel_started_early_grades_like_one_started_by_the_pipeline():
     assert result.to_json() == plain.to_json()
     assert result.score == result.max_score - 2, result.score
     missing = by_question(result)["grad_log_abs_det"]
-    assert missing.status == "missing" and missing.feedback == "`grad_log_abs_det` is not defined in the notebook"
+    assert missing.status == "missing" and missing.feedback == (
+        "`grad_log_abs_det` is not defined in the notebook: its cell (cell 16) failed: "
+        "SyntaxError: incomplete input (line 3)")
     assert result.notebook_issues[0] == "cell 4: NameError: name 'np' is not defined", result.notebook_issues
 
 
