@@ -101,14 +101,17 @@ def sandbox_plan(rubric: Rubric, cfg: Config, hide: tuple[Path, ...] = ()) -> Sa
 async def grade_notebook(sub: Submission, rubric: Rubric, cfg: Config, *,
                          public_only: bool = False, hide: tuple[Path, ...] = (),
                          closing: set[asyncio.Task] | None = None,
-                         prerun: Prerun | None = None, plan: SandboxPlan | None = None) -> SubmissionResult:
+                         prerun: Prerun | None = None, plan: SandboxPlan | None = None,
+                         kernel: t.Callable[[], SandboxedKernel | None] | None = None) -> SubmissionResult:
     """Grade one submission; never raises for anything the student did.
     `hide`: more folders the kernel must not see (the batch's output folder).
     `closing`: where to leave the kernel's shutdown running once the result is known
     (the batch awaits them, and its next kernel starts meanwhile); None: wait for it here.
     `prerun`: this submission's kernel, already started with its notebook running
     (`grader.prerun.start`, what `grader check` does while this process imports torch).
-    `plan`: the run's sandbox (`sandbox_plan`, made with the same `hide`); None: decided here."""
+    `plan`: the run's sandbox (`sandbox_plan`, made with the same `hide`); None: decided here.
+    `kernel`: called once the notebook is read, it may give a kernel started early with that
+    plan (`SandboxedKernel.start_early`); an unreadable notebook takes none."""
     if prerun is not None:
         return await _grade_valid(sub, prerun.kernel.nb, rubric, cfg, public_only, (), closing, prerun)
     try:
@@ -116,7 +119,8 @@ async def grade_notebook(sub: Submission, rubric: Rubric, cfg: Config, *,
     except InputError as exc:
         return submission_result(sub, rubric, "invalid", message=str(exc), public_only=public_only,
                        questions=[not_run(q, "the notebook could not be read") for q in rubric.questions])
-    return await _grade_valid(sub, nb, rubric, cfg, public_only, hide, closing, plan=plan)
+    return await _grade_valid(sub, nb, rubric, cfg, public_only, hide, closing, plan=plan,
+                              early=kernel() if kernel else None)
 
 
 def _where_it_failed(questions: list[QuestionResult], nb: nbformat.NotebookNode, issues) -> list[QuestionResult]:
@@ -141,12 +145,13 @@ def _where_it_failed(questions: list[QuestionResult], nb: nbformat.NotebookNode,
 async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubric, cfg: Config,
                        public_only: bool, hide: tuple[Path, ...],
                        closing: set[asyncio.Task] | None, prerun: Prerun | None = None,
-                       plan: SandboxPlan | None = None) -> SubmissionResult:
-    if prerun is None:
-        clear_outputs(nb)       # the outputs saved in the file are the student's: show only this run's
-        kernel = SandboxedKernel(nb, cfg.execution, plan=plan or sandbox_plan(rubric, cfg, hide))
-    else:
+                       plan: SandboxPlan | None = None, early: SandboxedKernel | None = None) -> SubmissionResult:
+    if prerun is not None:
         kernel = prerun.kernel
+    else:
+        clear_outputs(nb)       # the outputs saved in the file are the student's: show only this run's
+        kernel = early or SandboxedKernel(nb, cfg.execution, plan=plan or sandbox_plan(rubric, cfg, hide))
+        kernel.adopt(nb)
     done: list[QuestionResult] = []
     session: ProbeSession | None = None
     message = ""

@@ -26,6 +26,7 @@ from grader.pipeline import grade_notebook, sandbox_plan
 from grader.results import SubmissionResult
 from grader.rubric.model import Rubric
 from grader.sandbox import cgroup
+from grader.sandbox.client import SandboxedKernel
 from grader.sandbox.plan import SandboxPlan
 from grader.submissions import Submission
 
@@ -45,21 +46,44 @@ class LocalExecutor:
         # (`pipeline.sandbox_plan`)
         self.plan: SandboxPlan | None = plan
         self.closing: set[asyncio.Task] = _Closing(closes)    # kernels shutting down after their result
+        self.workers = max(1, workers)
+        self.to_come = 0        # submissions not yet begun (`expect`)
+        self.spares: list[SandboxedKernel] = []    # kernels started before their notebook is known
+
+    def expect(self, count: int) -> None:
+        """`count` submissions are coming: while one is left that no spare kernel waits for, a
+        worker that begins a submission starts the next one's kernel (`SandboxedKernel.start_early`),
+        which starts while this one runs and is judged, on the cycles those leave idle."""
+        self.to_come = count
 
     async def __aenter__(self) -> "LocalExecutor":
         return self
 
     async def __aexit__(self, *exc) -> None:
+        spares, self.spares = self.spares, []
+        await asyncio.gather(*(k.close() for k in spares), return_exceptions=True)
         while self.closing:     # every kernel is gone before the batch ends
             await asyncio.gather(*list(self.closing), return_exceptions=True)
         await asyncio.to_thread(cgroup.pool.clear)     # and so is every kernel cgroup it made
+
+    def _take_kernel(self) -> SandboxedKernel | None:
+        """For a notebook that was read: the spare kernel started for it, if any, and the next
+        one's start while submissions are still to come that no spare waits for."""
+        kernel = self.spares.pop(0) if self.spares else None
+        if self.to_come > len(self.spares) and len(self.spares) < self.workers:
+            spare = SandboxedKernel(nbformat.v4.new_notebook(), self.cfg.execution, plan=self.plan)
+            spare.start_early()
+            self.spares.append(spare)
+        return kernel
 
     async def grade(self, sub: Submission) -> SubmissionResult:
         async with self.gate:   # a worker is free as soon as the result is known
             if self.plan is None:
                 self.plan = sandbox_plan(self.rubric, self.cfg, self.hide)
+            self.to_come = max(0, self.to_come - 1)
             return await grade_notebook(sub, self.rubric, self.cfg, public_only=self.public_only,
-                                        hide=self.hide, closing=self.closing, plan=self.plan)
+                                        hide=self.hide, closing=self.closing, plan=self.plan,
+                                        kernel=self._take_kernel)
 
 
 class _Closing(set):

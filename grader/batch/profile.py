@@ -88,7 +88,7 @@ class BatchProfile:
         rows: list[tuple[str, float, str]] = [("batch start", began * share,
                                                "imports, the rubric's check, the kernels' parent starting")]
         phases = {p: [e.phases.get(p, 0.0) for e in graded] for p in log.PHASES}
-        what = {"start": "kernel fork and start", "run": "the notebook's cells", "probe": "probe install and calls",
+        what = {"start": "waiting for its kernel (a worker starts the next one early)", "run": "the notebook's cells", "probe": "probe install and calls",
                 "judge": "references, judging, static scan", "write": "result and feedback files"}
         busy = 0.0
         for phase, values in phases.items():

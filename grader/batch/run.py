@@ -140,6 +140,8 @@ async def grade_batch(subs: list[Submission], rubric: Rubric, cfg: Config, out: 
     # every decision before any kernel runs: nothing a notebook writes can change one
     before = {s.id: previous_result(out, s, fingerprint=fingerprint, public_only=public_only, logged=logged)
               for s in subs}
+    if hasattr(executor, "expect"):      # how many kernels the batch needs: none started in vain
+        executor.expect(sum(1 for s in subs if force or before[s.id].result is None))
 
     # Reports are written by one thread of their own, in order: off the event loop, which
     # meanwhile keeps the other workers' kernels busy (a plot takes tens of ms to draw)

@@ -74,6 +74,7 @@ class SandboxedKernel:
         self.workdir.mkdir()
         self._runtime.mkdir()
         self._client: CappedClient | None = None
+        self._early: asyncio.Future | None = None     # a start begun before the notebook was known
         self._cgroup: cgroup.KernelCgroup | None = None
         self._cgroup_tried = False
         self._level_error = plan.error
@@ -131,6 +132,31 @@ class SandboxedKernel:
             await self._start()
         finally:
             self.log.start_seconds += time.perf_counter() - started
+
+    def start_early(self) -> None:
+        """Start the kernel now, before its notebook is known (`adopt` gives it one): a batch
+        worker's next kernel starts while the worker's current submission runs and is judged,
+        on the cycles those leave idle. A start does not depend on the notebook."""
+        self._early = asyncio.ensure_future(self._start())
+
+    def adopt(self, nb: nbformat.NotebookNode) -> None:
+        """The notebook this early-started kernel runs."""
+        self.nb = nb
+        if self._client is not None:
+            self._client.nb = nb
+
+    async def _first_start(self) -> None:
+        """The first start: the early one if there was one (the log counts only the time
+        this submission waited for it), else a start now."""
+        early, self._early = self._early, None
+        if early is None:
+            await self.start()
+            return
+        waited = time.perf_counter()
+        try:
+            await early
+        finally:
+            self.log.start_seconds += time.perf_counter() - waited
 
     async def _start(self) -> None:
         if self._level_error:
@@ -207,6 +233,9 @@ class SandboxedKernel:
             pass
 
     async def close(self) -> None:
+        if self._early is not None:     # an early start nobody took: let it finish, then kill it
+            await asyncio.gather(self._early, return_exceptions=True)
+            self._early = None
         await self._kill()
         group, self._cgroup = self._cgroup, None
         await asyncio.to_thread(self._dispose, group)
@@ -229,7 +258,9 @@ class SandboxedKernel:
         for attempt in range(self.limits.max_restarts + 1):
             if attempt:
                 self.log.restarts += 1
-            await self.start()
+                await self.start()
+            else:
+                await self._first_start()
             if await self._run_cells():
                 self.log.finished = True
                 break
