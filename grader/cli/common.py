@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import typing as t
 from pathlib import Path
@@ -49,28 +50,38 @@ def setup(config: Path | None, warm: bool | None = None, *, batch: bool = False)
 
 #: what a notebook that plots says somewhere in its source (bytes of the .ipynb file)
 PLOTTING_WORDS = (b"matplotlib", b"pylab", b"plt", b"seaborn", b"plotly")
+#: a backward pass handed a cotangent: `y.backward(v)`, `grad_outputs=` (a positional one,
+#: `torch.autograd.grad(y, x, v)`, is missed: such a kernel imports what it needs itself)
+COTANGENT = re.compile(rb"grad_outputs|\.backward\(\s*(?!retain_graph|create_graph|inputs)[^)\s]")
 
 
-def plots(paths: t.Iterable[Path]) -> bool:
-    """Whether any of these notebooks may plot (mentions a plotting library); unreadable: yes."""
+def kernel_needs(paths: t.Iterable[Path]) -> tuple[bool, bool]:
+    """(plotting, cotangents): whether any of these notebooks may plot (mentions a plotting
+    library), and whether any may hand a backward pass a cotangent; an unreadable one: both."""
+    plotting = cotangents = False
     for path in paths:
         try:
             data = Path(path).read_bytes()
         except OSError:
-            return True
-        if any(word in data for word in PLOTTING_WORDS):
-            return True
-    return False
+            return True, True
+        plotting = plotting or any(word in data for word in PLOTTING_WORDS)
+        cotangents = cotangents or COTANGENT.search(data) is not None
+        if plotting and cotangents:
+            break
+    return plotting, cotangents
 
 
-def prestart_kernels(cfg: Config, *, plotting: bool = True, plan: SandboxPlan | None = None) -> None:
+def prestart_kernels(cfg: Config, *, plotting: bool = True, cotangents: bool = False,
+                     plan: SandboxPlan | None = None) -> None:
     """Start the warm parent in the background (it imports torch, in bubblewrap where the
     kernels will be) as soon as the config is known, so that it starts while this process
     imports torch and checks the rubric; a bad input still leaves at once (`grader.cli.main.main`
     does not wait for it). The network-namespace probe that every kernel's sandbox asks
     (`levels.network_isolation_available`, a subprocess) runs then too, off the event loop.
     `plotting=False` (no notebook to grade mentions plotting, `plots`): matplotlib is not
-    preloaded for the kernels, half a second less before the first one. `plan`: the run's
+    preloaded for the kernels, half a second less before the first one. `cotangents=True` (a
+    notebook may hand a backward pass a cotangent): what torch imports then is preloaded
+    (`COTANGENTS` in grader/sandbox/zygote.py), not imported again by every kernel. `plan`: the run's
     sandbox (`grader grade` decides it first); None: decided here for warm kernels."""
     if plan is None and cfg.execution.kernel == "warm":
         from grader.sandbox.plan import decide_plan     # the kernel client: only where kernels start
@@ -78,7 +89,8 @@ def prestart_kernels(cfg: Config, *, plotting: bool = True, plan: SandboxPlan | 
     if plan is None or not plan.warm:
         return
     from grader.sandbox import warm_shared     # the warm parent's client: only where kernels start
-    warm_shared.prestart(cfg.execution.torch_threads, plan.zygote_sandbox(), plotting=plotting)
+    warm_shared.prestart(cfg.execution.torch_threads, plan.zygote_sandbox(), plotting=plotting,
+                         cotangents=cotangents)
     if cfg.execution.network == "isolate":
         threading.Thread(target=levels.network_isolation_available, name="grader-netns-probe",
                          daemon=True).start()

@@ -13,7 +13,7 @@ from rich.text import Text
 from grader.batch import ReportOptions, log
 from grader.batch.profile import BatchProfile
 from grader.batch.shard import parse_shard
-from grader.cli.common import ConfigOption, KernelOption, console, out, plots, prestart_kernels, run, setup
+from grader.cli.common import ConfigOption, KernelOption, console, kernel_needs, out, prestart_kernels, run, setup
 from grader.cli.progress import BatchProgress
 from grader.cli.options import (FailUnderOption, FormatOption, HiddenVisibilityOption, github_report, policy_exit,
                                 resolve_formats)
@@ -143,7 +143,8 @@ def grade(
     if not scheduler:
         # the warm kernels' parent imports torch in its own process (seconds) while this one
         # imports it and checks the rubric (seconds too); a bad rubric leaves at once all the same
-        prestart_kernels(cfg, plotting=plots(s.path for s in subs), plan=plan)
+        plotting, cotangents = kernel_needs(s.path for s in subs)
+        prestart_kernels(cfg, plotting=plotting, cotangents=cotangents, plan=plan)
     found.notes += unreadable_notes(found.submissions)
     check_rubric(rubric, rubric_path)
     from grader.batch import grade_batch      # torch: once the rubric is checked and the warm parent started

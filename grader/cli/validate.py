@@ -8,7 +8,7 @@ import typing as t
 import typer
 from rich.table import Table
 
-from grader.cli.common import ConfigOption, KernelOption, out, prestart_kernels, run, setup
+from grader.cli.common import ConfigOption, KernelOption, kernel_needs, out, prestart_kernels, run, setup
 from grader.config import Config
 from grader.errors import EXIT_FAILED, EXIT_OK
 from grader.checks.semantics import load_rubric
@@ -96,7 +96,10 @@ def validate(config: ConfigOption = None, warm: KernelOption = None,
     names = assignment or available_assignments(cfg)
     for name in names:   # every rubric's own checks (checks.semantics) before any kernel: exit 2
         load_rubric(cfg.path("rubrics") / f"{name}.yaml")
-    prestart_kernels(cfg)
+    # what its kernels run: the solutions (the mutants are their copies) and the blanks
+    notebooks = [cfg.path(folder) / f"{n}.ipynb" for n in names for folder in ("solutions", "assignments")]
+    plotting, cotangents = kernel_needs(notebooks)
+    prestart_kernels(cfg, plotting=plotting, cotangents=cotangents)
 
     async def all_tests():
         gate = asyncio.Semaphore(cfg.worker_count())

@@ -18,6 +18,7 @@ _shared: dict[_ZygoteKey, ZygoteHandle] = {}
 _failed: dict[_ZygoteKey, WarmUnavailable] = {}
 _shared_lock = threading.Lock()
 _plotting = True        # whether a shared zygote started from now on preloads matplotlib (`prestart`)
+_cotangents = False     # and what torch imports for a backward pass handed a cotangent (`prestart`)
 
 
 def shared_zygote(threads: int = 1, sandbox: ZygoteSandbox | None = None) -> ZygoteHandle:
@@ -34,7 +35,8 @@ def shared_zygote(threads: int = 1, sandbox: ZygoteSandbox | None = None) -> Zyg
             raise _failed[key]
         zygote = _shared.get(key)
         if zygote is None:
-            zygote = _shared[key] = ZygoteHandle(threads=threads, sandbox=sandbox, plotting=_plotting)
+            zygote = _shared[key] = ZygoteHandle(threads=threads, sandbox=sandbox, plotting=_plotting,
+                                                 cotangents=_cotangents)
     try:
         return zygote.start()
     except WarmUnavailable as exc:
@@ -43,12 +45,14 @@ def shared_zygote(threads: int = 1, sandbox: ZygoteSandbox | None = None) -> Zyg
         raise
 
 
-def prestart(threads: int = 1, sandbox: ZygoteSandbox | None = None, *, plotting: bool = True) -> None:
+def prestart(threads: int = 1, sandbox: ZygoteSandbox | None = None, *, plotting: bool = True,
+             cotangents: bool = False) -> None:
     """Start the shared zygote in the background (it takes seconds), so that the
     first warm kernel need not wait for it; a failure shows at the first launch.
-    `plotting=False`: no notebook of the batch plots, matplotlib is not preloaded."""
-    global _plotting
-    _plotting = plotting
+    `plotting=False`: no notebook of the batch plots, matplotlib is not preloaded.
+    `cotangents=True`: a notebook may hand a backward pass a cotangent (zygote.py COTANGENTS)."""
+    global _plotting, _cotangents
+    _plotting, _cotangents = plotting, cotangents
     def start() -> None:
         try:
             shared_zygote(threads, sandbox)

@@ -4,7 +4,7 @@ Run as its own process by `grader.sandbox.zygote_handle` (stdlib only at module 
 it imports nothing of the grader and is run as a script, with a clean
 environment):
 
-    python zygote.py --socket DIR/zygote.sock --parent GRADER_PID [--uid-per-kernel] [--no-plotting]
+    python zygote.py --socket DIR/zygote.sock --parent GRADER_PID [--uid-per-kernel] [--no-plotting] [--cotangents]
 
 It imports torch, numpy, ipykernel, IPython and matplotlib (inline backend;
 not with --no-plotting), builds the kernels' IPython shell once (each kernel
@@ -109,6 +109,11 @@ PRELOAD = (
 #: left out with --no-plotting, for a batch none of whose notebooks mentions plotting
 PLOTTING = ("ipykernel.pylab.backend_inline", "matplotlib", "matplotlib.pyplot", "matplotlib_inline.backend_inline",
             "matplotlib.backends.backend_agg")
+#: what torch imports the first time a backward pass is handed a cotangent (`y.backward(v)`,
+#: `torch.autograd.grad(y, x, v)`): torch.fx's symbolic shapes and sympy, 480 modules, about
+#: 0.3 s that each kernel doing it paid again. With --cotangents only (a batch where a notebook
+#: may do it): in the zygote they cost every kernel about 1,000 more copy-on-write page faults
+COTANGENTS = ("torch.fx.experimental.symbolic_shapes",)
 CAP_SYS_ADMIN = 21
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_SLAVE = 2, 4, 8, 1 << 14, 1 << 19
 CLONE_NEWNS = 0x00020000
@@ -160,9 +165,9 @@ def _drop_capability(cap: int) -> None:
         raise RuntimeError(f"capability {cap} is still held")
 
 
-def _preload(plotting: bool = True) -> dict:
+def _preload(plotting: bool = True, cotangents: bool = False) -> dict:
     missing = {}
-    for name in PRELOAD:
+    for name in PRELOAD + (COTANGENTS if cotangents else ()):
         if not plotting and name in PLOTTING:
             continue
         try:
@@ -202,6 +207,8 @@ def _arguments():
                         help="extra modules to import (a missing one is an error)")
     parser.add_argument("--no-plotting", action="store_true",
                         help="leave matplotlib out (a kernel that plots imports it itself)")
+    parser.add_argument("--cotangents", action="store_true",
+                        help="import what a backward pass handed a cotangent needs (COTANGENTS)")
     return parser.parse_args()
 
 
@@ -216,7 +223,7 @@ def _get_ready(opts):
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
     private_proc = _private_proc() if opts.uid_per_kernel else False
     started = time.perf_counter()
-    missing = _preload(plotting=not opts.no_plotting)
+    missing = _preload(plotting=not opts.no_plotting, cotangents=opts.cotangents)
     for name in opts.preload:
         importlib.import_module(name)
     for name in ("torch", "ipykernel.kernelapp"):

@@ -35,12 +35,14 @@ class ZygoteHandle:
 
     def __init__(self, *, threads: int = 1, start_timeout: float = 120.0,
                  python: str = sys.executable, preload: tuple[str, ...] = (), layout: str = "direct",
-                 sandbox: ZygoteSandbox | None = None, plotting: bool = True):
+                 sandbox: ZygoteSandbox | None = None, plotting: bool = True, cotangents: bool = False):
         """`sandbox`: run the zygote in bubblewrap (its kernels then reach the ``bwrap``
         level, each as a uid of its own; `bwrap.probe_zygote` says whether that runs here).
         `plotting`: preload matplotlib too (half a second of the start; a kernel that plots
-        without it imports it itself)."""
+        without it imports it itself). `cotangents`: preload what torch imports for a backward
+        pass handed a cotangent (zygote.py COTANGENTS)."""
         self.plotting = plotting
+        self.cotangents = cotangents
         if layout not in ("direct", "init"):
             raise ValueError(f"layout must be 'direct' or 'init', not {layout!r}")
         self.layout = layout
@@ -121,6 +123,8 @@ class ZygoteHandle:
             cmd.append("--uid-per-kernel")
         if not self.plotting:
             cmd.append("--no-plotting")
+        if self.cotangents:
+            cmd.append("--cotangents")
         return cmd
 
     def _wait_ready(self) -> dict:
