@@ -93,3 +93,23 @@ def test_questions_answered_before_the_time_limit_keep_their_scores(tmp_path, pr
     assert "did not return within its time limit" in qs["grad_weighted_residual_s"].feedback
     assert all(qs[q].status == "not_run" for q in QUESTIONS[5:]), [qs[q].status for q in QUESTIONS]
     assert probe_requests[:2] == ["call_all", "call_all"]
+
+
+def test_a_request_is_encoded_once_and_never_served_stale():
+    """The request text is made once per list of calls (every submission's, for a check kind
+    whose cases are the same): the same bytes as encoding it afresh, and a question with other
+    calls, another function or another watch gets its own."""
+    from grader.probe.session import WINDOW_S, CallSpec, QuestionCalls, pack_questions, pack_request
+
+    def fresh(questions):
+        return pack_request({"window": WINDOW_S, "questions": [q.payload() for q in questions]})
+
+    calls = [CallSpec([{"kind": "float", "value": 1.5}], "cpu", 3.0),
+             CallSpec(scenario={"scenario": "dual", "graph": {"nodes": [[1, 2]]}, "x": [0.5]}, timeout=2.5)]
+    first = [QuestionCalls("f", calls, True), QuestionCalls("g", [CallSpec([], "cpu", 10.0)])]
+    assert pack_questions(first) == fresh(first)
+    assert pack_questions(first) == fresh(first)                 # the cached text, same bytes
+    assert pack_questions(first[1:]) == fresh(first[1:])         # what is left after a failed request
+    for other in (QuestionCalls("h", calls, True), QuestionCalls("f", calls, False),
+                  QuestionCalls("f", [CallSpec([{"kind": "float", "value": 2.5}], "cpu", 3.0)], True)):
+        assert pack_questions([other]) == fresh([other]) != pack_questions(first[:1])

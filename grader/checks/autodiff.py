@@ -30,6 +30,7 @@ from grader.checks.compare import DEFAULT_TOLERANCE, tolerance
 from grader.checks.context import GradeContext, Prepared
 from grader.checks.graph_cases import TOLERANCE, GraphCase, calls_for, expected_grads, planned
 from grader.checks.graph_text import spell
+from grader.checks.memo import PerQuestion
 from grader.checks.kinds.autodiff import ForwardModeCheck, ReverseModeCheck
 from grader.checks.scoring import Verdict, outcome_failure, score_question
 from grader.checks.static import evidence
@@ -214,12 +215,23 @@ def case_report_for(check, mode: str) -> t.Callable[[Verdict], CaseReport]:
     return report
 
 
+#: each question's calls, the same for every submission: encoding a graph (a deep chain is
+#: thousands of nodes) is made once per grader process, not once per submission
+_PLANS: PerQuestion[tuple[list[list[CallSpec]], list[CallSpec]]] = PerQuestion()
+
+
+def _plans(check, cases: list[tuple[GraphCase, t.Any]], timeout: float) -> tuple[list[list[CallSpec]], list[CallSpec]]:
+    plans = [calls_for(check, c, timeout) for c, _ in cases]
+    return plans, [c for p in plans for c in p]
+
+
 def prepare(q: Question, ctx: GradeContext) -> Prepared:
     check = q.check
     assert isinstance(check, (ForwardModeCheck, ReverseModeCheck))
     cases = planned(q, ctx.public_only)
-    plans = [calls_for(check, c, ctx.call_timeout(q)) for c, _ in cases]
-    calls = QuestionCalls(q.calls[0], [c for p in plans for c in p], watch_autograd="torch" in check.forbid)
+    timeout = ctx.call_timeout(q)
+    plans, flat = _PLANS.get(q, (ctx.public_only, timeout), lambda: _plans(check, cases, timeout))
+    calls = QuestionCalls(q.calls[0], flat, watch_autograd="torch" in check.forbid)
     return Prepared(calls, functools.partial(_finish, q, ctx, cases, plans))
 
 
