@@ -89,3 +89,25 @@ def test_a_spare_nobody_takes_is_closed_with_the_batch(tmp_path):
     assert not spare.alive, "the spare kernel is still running after the executor closed"
     assert _kernel_folders() <= before
     assert _kernel_processes() == []
+
+
+def test_no_kernel_starts_early_where_kernels_share_a_uid(tmp_path, monkeypatch):
+    """At a weak level (netns, limits) every kernel is the same user: the submission running
+    now could reach a kernel started for the next student before that student's notebook runs.
+    There each kernel starts when its submission begins, as before."""
+    rubric, cfg = load_rubric(RUBRIC), config(sandbox="limits")
+    subs = discover([SOLUTION])
+    early = []
+    monkeypatch.setattr(SandboxedKernel, "start_early", lambda self: early.append(self))
+
+    async def go():
+        executor = LocalExecutor(rubric, cfg.with_kernel(batch=True), workers=1, public_only=False)
+        executor.expect(3)
+        async with executor:
+            result = await executor.grade(subs[0])
+        return executor, result
+
+    executor, result = asyncio.run(go())
+    assert executor.plan.level == "limits"
+    assert result.score == rubric.max_score and result.sandbox["level"] == "limits"
+    assert early == [] and executor.spares == []

@@ -27,6 +27,7 @@ from grader.results import SubmissionResult
 from grader.rubric.model import Rubric
 from grader.sandbox import cgroup
 from grader.sandbox.client import SandboxedKernel
+from grader.sandbox.levels import WEAK
 from grader.sandbox.plan import SandboxPlan
 from grader.submissions import Submission
 
@@ -49,6 +50,7 @@ class LocalExecutor:
         self.workers = max(1, workers)
         self.to_come = 0        # submissions not yet begun (`expect`)
         self.spares: list[SandboxedKernel] = []    # kernels started before their notebook is known
+        self.isolated = True    # until a kernel says otherwise, kernels cannot reach each other
 
     def expect(self, count: int) -> None:
         """`count` submissions are coming: while one is left that no spare kernel waits for, a
@@ -68,8 +70,16 @@ class LocalExecutor:
 
     def _take_kernel(self) -> SandboxedKernel | None:
         """For a notebook that was read: the spare kernel started for it, if any, and the next
-        one's start while submissions are still to come that no spare waits for."""
+        one's start while submissions are still to come that no spare waits for. Only where
+        kernels cannot reach each other (each its own uid, or its own bubblewrap): at a weak
+        level the submission running now could reach the next student's kernel before its
+        notebook runs."""
         kernel = self.spares.pop(0) if self.spares else None
+        # a warm kernel may get less than the plan (`SandboxedKernel._level_that_ran`)
+        if (self.plan is not None and self.plan.level in WEAK) or (kernel is not None and kernel.level in WEAK):
+            self.isolated = False
+        if not self.isolated:
+            return kernel
         if self.to_come > len(self.spares) and len(self.spares) < self.workers:
             spare = SandboxedKernel(nbformat.v4.new_notebook(), self.cfg.execution, plan=self.plan)
             spare.start_early()
