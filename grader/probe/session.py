@@ -112,32 +112,16 @@ class QuestionCalls:
     def payload(self) -> dict:
         return {"fn": self.fn, "watch_autograd": self.watch_autograd, "calls": [c.payload() for c in self.calls]}
 
-    def encoded(self) -> str:
-        """`payload` as JSON text. A check kind that gives every submission the same list of
-        calls (its cases are the same) has it encoded once per grader process: a generated
-        graph's encoding is most of a request."""
-        hit = _ENCODED.get(id(self.calls))
-        if hit is not None and hit[0] is self.calls and hit[1] == (self.fn, self.watch_autograd):
-            return hit[2]
-        text = json.dumps(self.payload(), separators=(",", ":"))
-        _ENCODED[id(self.calls)] = (self.calls, (self.fn, self.watch_autograd), text)   # holds the list: its id stays its own
-        while len(_ENCODED) > 4096:
-            _ENCODED.popitem(last=False)
-        return text
-
-
-_ENCODED: collections.OrderedDict[int, tuple[list, tuple, str]] = collections.OrderedDict()
-
 
 def pack_questions(questions: list[QuestionCalls]) -> str:
-    """A call_all request (`pack_request` of {"window": WINDOW_S, "questions": [payloads]}),
-    deflated once for the same questions' same lists of calls (every submission's, most often)."""
+    """A call_all request, `pack_request` of {"window": WINDOW_S, "questions": [payloads]},
+    made once for the same questions' same lists of calls: every submission's, for check kinds
+    whose cases are the same (a generated graph's encoding is most of a request)."""
     key = tuple((id(q.calls), q.fn, q.watch_autograd) for q in questions)
     hit = _PACKED.get(key)
     if hit is not None and all(a is q.calls for a, q in zip(hit[0], questions)):
         return hit[1]
-    text = '{"window":%s,"questions":[%s]}' % (json.dumps(WINDOW_S), ",".join(q.encoded() for q in questions))
-    packed = base64.b64encode(zlib.compress(text.encode(), 1)).decode("ascii")
+    packed = pack_request({"window": WINDOW_S, "questions": [q.payload() for q in questions]})
     _PACKED[key] = ([q.calls for q in questions], packed)      # holds the lists: their ids stay theirs
     while len(_PACKED) > 8:
         _PACKED.popitem(last=False)
