@@ -28,7 +28,7 @@ from grader.config import load_config  # noqa: E402
 from grader.pipeline import grade_notebook, grade_question  # noqa: E402
 from grader.probe.session import ProbeSession  # noqa: E402
 from grader.checks.semantics import load_rubric  # noqa: E402
-from grader.sandbox.client import SandboxedKernel  # noqa: E402
+from grader.sandbox.kernel import SandboxedKernel  # noqa: E402
 from grader.submissions import discover, read_notebook  # noqa: E402
 
 

@@ -35,11 +35,11 @@ sys.path.insert(0, str(ROOT))
 
 import nbformat  # noqa: E402
 
-import grader.sandbox.client as client_mod  # noqa: E402
+import grader.sandbox.kernel as kernel_mod  # noqa: E402
 from benchmarks.bench_grade import grade_copies, import_torch_times  # noqa: E402
 from grader.config import Execution, load_config  # noqa: E402
 from grader.sandbox import warm, zygote_handle  # noqa: E402
-from grader.sandbox.client import SandboxedKernel  # noqa: E402
+from grader.sandbox.kernel import SandboxedKernel  # noqa: E402
 from grader.sandbox.plan import decide_plan  # noqa: E402
 
 CELLS = [
@@ -51,7 +51,7 @@ CELLS = [
     "_compute = time.perf_counter() - _t0",
     "print(f'compute {_compute:.6f}')",
 ]
-REAL_KM = client_mod.AsyncKernelManager
+REAL_KM = kernel_mod.AsyncKernelManager
 TARGET_S = 0.13     # per-notebook overhead of a warm kernel, serially (and at most a tenth of the floor)
 
 
@@ -78,11 +78,11 @@ def use(mode: str, zygote: zygote_handle.ZygoteHandle | None) -> None:
     """mode: "fresh" (launcher.py), "warm" (the forked child is the kernel) or
     "warm-init" (a subreaper init above the kernel, as launcher.py)."""
     if mode == "fresh":
-        client_mod.AsyncKernelManager = REAL_KM
+        kernel_mod.AsyncKernelManager = REAL_KM
         return
     assert zygote is not None
     zygote.layout = "init" if mode == "warm-init" else "direct"
-    client_mod.AsyncKernelManager = functools.partial(warm.WarmKernelManager, zygote=zygote, fallback=False)
+    kernel_mod.AsyncKernelManager = functools.partial(warm.WarmKernelManager, zygote=zygote, fallback=False)
 
 
 async def serial(n: int, limits: Execution) -> list[dict[str, float]]:

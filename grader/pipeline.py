@@ -27,7 +27,7 @@ from grader.probe.session import ProbeSession
 from grader.results import QuestionResult, SubmissionResult
 from grader.rubric.kinds import KINDS
 from grader.rubric.model import Question, Rubric
-from grader.sandbox.client import KernelStartError, SandboxedKernel
+from grader.sandbox.kernel import KernelStartError, SandboxedKernel
 from grader.sandbox.plan import SandboxPlan, decide_plan
 from grader.submissions import Submission, read_notebook
 

@@ -26,7 +26,7 @@ import nbformat
 
 from grader.config import Config
 from grader.rubric.model import Rubric
-from grader.sandbox.client import SandboxedKernel
+from grader.sandbox.kernel import SandboxedKernel
 from grader.sandbox.notebook_client import ExecutionLog
 from grader.sandbox.plan import decide_plan
 from grader.submissions import Submission, read_notebook

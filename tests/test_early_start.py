@@ -12,7 +12,7 @@ from grader.batch import grade_batch
 from grader.batch.executors import LocalExecutor
 from grader.checks.semantics import load_rubric
 from grader.sandbox import launcher, warm_env, warm_shared
-from grader.sandbox.client import SandboxedKernel
+from grader.sandbox.kernel import SandboxedKernel
 from grader.submissions import discover
 from helpers import RUBRIC, SOLUTION, config
 

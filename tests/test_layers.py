@@ -123,7 +123,7 @@ def test_relative_and_package_imports_resolve():
     assert imports_of("grader.reports.html", "from .views import x\nfrom . import plots\n", False) == [
         ("grader.reports.views", 1), ("grader.reports.plots", 2)]
     assert imports_of("grader.batch", "from .run import grade_batch\n", True) == [("grader.batch.run", 1)]
-    assert layers.floor_of("grader.submissions.check_cells") < layers.floor_of("grader.sandbox.client")
+    assert layers.floor_of("grader.submissions.check_cells") < layers.floor_of("grader.sandbox.kernel")
     assert layers.floor_of("grader.selfcheck.view") > layers.floor_of("grader.reports.views")
 
 

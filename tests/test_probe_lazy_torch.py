@@ -18,7 +18,7 @@ from grader.checks.semantics import load_rubric
 from grader.pipeline import prepare
 from grader.checks.context import GradeContext
 from grader.probe.session import ProbeSession
-from grader.sandbox.client import SandboxedKernel
+from grader.sandbox.kernel import SandboxedKernel
 from grader.checks.static import NotebookCode
 import helpers
 

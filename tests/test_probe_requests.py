@@ -14,7 +14,7 @@ import pytest
 
 import helpers
 from grader.probe import session as probe_session
-from grader.sandbox import client as sandbox_client
+from grader.sandbox import kernel as sandbox_kernel
 from helpers import SOLUTION, by_question, config, notebook_with, write
 
 EXITS_IN_TRACE_PRODUCT = """\
@@ -40,13 +40,13 @@ QUESTIONS = ["grad_inner", "grad_linear_map", "grad_quadratic_form", "grad_weigh
 def probe_requests(monkeypatch):
     """The probe requests sent to kernels: "call_all" or "call" for each."""
     sent: list[str] = []
-    execute = sandbox_client.SandboxedKernel.execute
+    execute = sandbox_kernel.SandboxedKernel.execute
 
     async def counting(self, code, timeout):
         if code.startswith("_grader_probe_") and "." in code:
             sent.append(code.split(".", 1)[1].split("(", 1)[0])
         return await execute(self, code, timeout)
-    monkeypatch.setattr(sandbox_client.SandboxedKernel, "execute", counting)
+    monkeypatch.setattr(sandbox_kernel.SandboxedKernel, "execute", counting)
     return sent
 
 

@@ -280,18 +280,18 @@ def test_a_zygote_outside_bubblewrap_never_claims_bwrap(monkeypatch):
 
     import nbformat
 
-    import grader.sandbox.client as client_mod
+    import grader.sandbox.kernel as kernel_mod
     try:
         zygote = zygote_handle.ZygoteHandle(threads=1).start()
     except warm_env.WarmUnavailable as exc:
         pytest.skip(f"warm kernels unavailable here: {exc}")
-    monkeypatch.setattr(client_mod, "AsyncKernelManager", functools.partial(warm.WarmKernelManager, zygote=zygote))
+    monkeypatch.setattr(kernel_mod, "AsyncKernelManager", functools.partial(warm.WarmKernelManager, zygote=zygote))
     cell = f"import os\nos.path.isdir({str(ROOT / 'solutions')!r})"
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell)])
 
     async def go():
         # kernel "fresh": the manager patched above is the warm one, with our zygote
-        kernel = client_mod.SandboxedKernel(nb, config(kernel="fresh", cell_timeout=10).execution)
+        kernel = kernel_mod.SandboxedKernel(nb, config(kernel="fresh", cell_timeout=10).execution)
         try:
             log = await kernel.run_notebook()
             return log, kernel.nb.cells[0].outputs

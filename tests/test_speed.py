@@ -223,14 +223,14 @@ def test_a_warm_kernel_takes_the_prebuilt_shell_as_its_own():
     the shell was built with."""
     import nbformat
 
-    from grader.sandbox import client, notebook_client, zygote
+    from grader.sandbox import kernel as kernel_mod, notebook_client, zygote
     assert tuple(notebook_client.KERNEL_OPTIONS) == zygote.PREBUILT_OPTIONS
     seen = []
 
     async def go():
         for _ in range(2):
             nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%cd /\n%cd -")])
-            kernel = client.SandboxedKernel(nb, config(kernel="warm").execution)
+            kernel = kernel_mod.SandboxedKernel(nb, config(kernel="warm").execution)
             try:
                 log = await kernel.run_notebook()
                 assert log.kernel == "warm" and log.issues == [], log

@@ -12,7 +12,7 @@ import pytest
 
 from grader.config import Execution
 from grader.sandbox import warm_env, warm_shared, zygote_handle
-from grader.sandbox.client import SandboxedKernel
+from grader.sandbox.kernel import SandboxedKernel
 from grader.sandbox.plan import decide_plan
 from helpers import wait_until
 from warm_helpers import (MARK, SEMANTICS_CELLS, check_semantics, marked_processes, notebook, run,

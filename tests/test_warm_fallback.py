@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-import grader.sandbox.client as client_mod
+import grader.sandbox.kernel as kernel_mod
 from grader.sandbox import warm, warm_env, warm_shared, zygote_handle
-from grader.sandbox.client import SandboxedKernel
+from grader.sandbox.kernel import SandboxedKernel
 from warm_helpers import LIMITS, notebook, run
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="warm kernels need Linux")
@@ -25,7 +25,7 @@ def test_unavailable_zygote_says_why(monkeypatch):
 
 def test_without_a_zygote_the_warm_manager_falls_back_to_a_fresh_kernel(monkeypatch):
     broken = zygote_handle.ZygoteHandle(python="/nonexistent/python3")
-    monkeypatch.setattr(client_mod, "AsyncKernelManager",
+    monkeypatch.setattr(kernel_mod, "AsyncKernelManager",
                         functools.partial(warm.WarmKernelManager, zygote=broken))
 
     async def go():

@@ -14,7 +14,7 @@ import pytest
 
 from grader.config import Execution
 from grader.sandbox import warm, zygote_handle
-from grader.sandbox.client import SandboxedKernel
+from grader.sandbox.kernel import SandboxedKernel
 from helpers import wait_until
 from warm_helpers import (DETACH_SLEEP, LIMITS, MARK, gone_or_zombie, kernel_pid, marked_processes,
                           notebook, run, start_detached_sleeper, start_raw_kernel)

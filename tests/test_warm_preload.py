@@ -11,10 +11,10 @@ import functools
 
 import pytest
 
-import grader.sandbox.client as client_mod
+import grader.sandbox.kernel as kernel_mod
 from grader.cli.common import kernel_needs
 from grader.sandbox import warm, warm_env
-from grader.sandbox.client import SandboxedKernel
+from grader.sandbox.kernel import SandboxedKernel
 from grader.sandbox.zygote_handle import ZygoteHandle
 from helpers import ROOT
 from warm_helpers import LIMITS, notebook
@@ -46,7 +46,7 @@ def test_a_kernel_inherits_them_only_when_asked_and_computes_alike(cotangents, m
         zygote = ZygoteHandle(threads=1, plotting=False, cotangents=cotangents).start()
     except warm_env.WarmUnavailable as exc:
         pytest.skip(f"warm kernels unavailable here: {exc}")
-    monkeypatch.setattr(client_mod, "AsyncKernelManager", functools.partial(warm.WarmKernelManager, zygote=zygote))
+    monkeypatch.setattr(kernel_mod, "AsyncKernelManager", functools.partial(warm.WarmKernelManager, zygote=zygote))
 
     async def go() -> tuple[str | None, str | None]:
         kernel = SandboxedKernel(notebook([]), LIMITS)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import grader.sandbox.client as client_mod
+import grader.sandbox.kernel as kernel_mod
 from grader.sandbox import warm
-from grader.sandbox.client import SandboxedKernel
+from grader.sandbox.kernel import SandboxedKernel
 from warm_helpers import LIMITS, SEMANTICS_CELLS, check_semantics, notebook, run
 from warm_helpers import warm_kernels, zygote  # noqa: F401 - fixtures (warm_kernels uses zygote)
 
@@ -38,7 +38,7 @@ def test_fresh_kernels_still_work():
         kernel = SandboxedKernel(notebook(SEMANTICS_CELLS), LIMITS)
         try:
             check_semantics(kernel, await kernel.run_notebook())
-            assert isinstance(kernel._client.km, client_mod.AsyncKernelManager)
+            assert isinstance(kernel._client.km, kernel_mod.AsyncKernelManager)
             assert not isinstance(kernel._client.km, warm.WarmKernelManager)
         finally:
             await kernel.close()

@@ -20,10 +20,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-import grader.sandbox.client as client_mod
+import grader.sandbox.kernel as kernel_mod
 from grader.config import Execution
 from grader.sandbox import warm, warm_env, zygote_handle
-from grader.sandbox.client import SandboxedKernel
+from grader.sandbox.kernel import SandboxedKernel
 from helpers import tagged_pids
 
 SECRET_NAME = "GRADER_WARM_TEST_SECRET"
@@ -71,7 +71,7 @@ def zygote(request):
 @pytest.fixture
 def warm_kernels(zygote, monkeypatch):
     """SandboxedKernel with its kernels forked from `zygote` (the integration, see module doc)."""
-    monkeypatch.setattr(client_mod, "AsyncKernelManager",
+    monkeypatch.setattr(kernel_mod, "AsyncKernelManager",
                         functools.partial(warm.WarmKernelManager, zygote=zygote))
     return zygote
 

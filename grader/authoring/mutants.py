@@ -31,7 +31,7 @@ from grader.expr.ops import METHOD_OF_OP
 from grader.pipeline import grade_question
 from grader.probe.session import ProbeSession
 from grader.rubric.model import Question
-from grader.sandbox.client import SandboxedKernel
+from grader.sandbox.kernel import SandboxedKernel
 from grader.submissions import read_notebook
 
 # result mutants: name -> (what it does, kernel code of `transform(result, args) -> (new, applicable)`)

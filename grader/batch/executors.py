@@ -26,7 +26,7 @@ from grader.pipeline import grade_notebook, sandbox_plan
 from grader.results import SubmissionResult
 from grader.rubric.model import Rubric
 from grader.sandbox import cgroup
-from grader.sandbox.client import SandboxedKernel
+from grader.sandbox.kernel import SandboxedKernel
 from grader.sandbox.levels import WEAK
 from grader.sandbox.plan import SandboxPlan
 from grader.submissions import Submission

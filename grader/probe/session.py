@@ -24,7 +24,7 @@ from pathlib import Path
 
 from grader.expr import KERNEL_INTERP_FACTORY, KERNEL_INTERP_SOURCE
 from grader.probe.values import ProtocolError, Value, decode_reply, decode_value
-from grader.sandbox.client import SandboxedKernel
+from grader.sandbox.kernel import SandboxedKernel
 
 # The kernel side's text: the integrity check first (it defines `_grader_probe_integrity`,
 # which the probe's factory calls), then the probe (`_grader_probe_factory`).

@@ -1,7 +1,7 @@
 """Kernel entry point: apply the sandbox, then run an IPython kernel under a tiny init.
 
 Run as a script (stdlib only, it imports nothing of the grader) by the kernel
-spec that `grader.sandbox.client` builds:
+spec that `grader.sandbox.kernel` builds:
 
     python launcher.py -f CONNECTION_FILE
 

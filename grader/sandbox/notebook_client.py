@@ -1,6 +1,6 @@
 """What nbclient and jupyter_client deal with for a sandboxed kernel: the kernel spec that
 starts `launcher.py`, the notebook client with an output cap, and what running cells
-gives back (`ExecutionLog`, `ExecResult`, `CellIssue`). `client.SandboxedKernel` drives
+gives back (`ExecutionLog`, `ExecResult`, `CellIssue`). `kernel.SandboxedKernel` drives
 them."""
 
 from __future__ import annotations

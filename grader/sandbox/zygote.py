@@ -67,7 +67,7 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Run as a script: our own folder must not be importable from the kernels
-# (`import launcher`, `import client` would find grader internals).
+# (`import launcher`, `import kernel` would find grader internals).
 if sys.path and os.path.abspath(sys.path[0] or ".") == HERE:
     del sys.path[0]
 
