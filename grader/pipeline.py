@@ -150,8 +150,9 @@ async def _grade_valid(sub: Submission, nb: nbformat.NotebookNode, rubric: Rubri
         kernel = prerun.kernel
     else:
         clear_outputs(nb)       # the outputs saved in the file are the student's: show only this run's
+        if early is not None:
+            early.adopt(nb)
         kernel = early or SandboxedKernel(nb, cfg.execution, plan=plan or sandbox_plan(rubric, cfg, hide))
-        kernel.adopt(nb)
     done: list[QuestionResult] = []
     session: ProbeSession | None = None
     message = ""

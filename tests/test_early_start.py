@@ -1,4 +1,4 @@
-"""A batch worker starts its next kernel while its current submission runs (`LocalExecutor.expect`,
+"""A batch worker starts its next kernel while its current submission runs (`LocalExecutor(expected=...)`,
 `SandboxedKernel.start_early`). The kernels started early grade exactly as kernels started on
 demand; the batch starts no more kernels than it has readable notebooks (an unreadable one takes
 none); and when the batch ends no kernel, kernel folder or kernel process is left behind."""
@@ -76,8 +76,7 @@ def test_a_spare_nobody_takes_is_closed_with_the_batch(tmp_path):
     before = _kernel_folders()
 
     async def go():
-        executor = LocalExecutor(rubric, cfg, workers=1, public_only=False)
-        executor.expect(3)
+        executor = LocalExecutor(rubric, cfg, workers=1, public_only=False, expected=3)
         async with executor:
             result = await executor.grade(subs[0])
             assert len(executor.spares) == 1
@@ -101,8 +100,7 @@ def test_no_kernel_starts_early_where_kernels_share_a_uid(tmp_path, monkeypatch)
     monkeypatch.setattr(SandboxedKernel, "start_early", lambda self: early.append(self))
 
     async def go():
-        executor = LocalExecutor(rubric, cfg.with_kernel(batch=True), workers=1, public_only=False)
-        executor.expect(3)
+        executor = LocalExecutor(rubric, cfg.with_kernel(batch=True), workers=1, public_only=False, expected=3)
         async with executor:
             result = await executor.grade(subs[0])
         return executor, result

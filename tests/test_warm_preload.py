@@ -14,10 +14,9 @@ import pytest
 import grader.sandbox.kernel as kernel_mod
 from grader.cli.common import kernel_needs
 from grader.sandbox import warm, warm_env
-from grader.sandbox.kernel import SandboxedKernel
 from grader.sandbox.zygote_handle import ZygoteHandle
 from helpers import ROOT
-from warm_helpers import LIMITS, notebook
+from warm_helpers import LIMITS, kernel_with_value
 
 BACKWARD_WITH_V = "import torch; x = torch.ones(2, requires_grad=True); (2 * x).backward(torch.ones(2)); x.grad.tolist()"
 
@@ -49,14 +48,8 @@ def test_a_kernel_inherits_them_only_when_asked_and_computes_alike(cotangents, m
     monkeypatch.setattr(kernel_mod, "AsyncKernelManager", functools.partial(warm.WarmKernelManager, zygote=zygote))
 
     async def go() -> tuple[str | None, str | None]:
-        kernel = SandboxedKernel(notebook([]), LIMITS)
-        await kernel.start()
-        try:
-            preloaded = await kernel.execute("import sys; 'sympy' in sys.modules", timeout=10)
-            grad = await kernel.execute(BACKWARD_WITH_V, timeout=30)
-            return preloaded.value_text, grad.value_text
-        finally:
-            await kernel.close()
+        async with kernel_with_value("import sys; 'sympy' in sys.modules", LIMITS) as (kernel, preloaded):
+            return preloaded, (await kernel.execute(BACKWARD_WITH_V, timeout=30)).value_text
 
     try:
         preloaded, grad = asyncio.run(go())

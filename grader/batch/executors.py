@@ -37,9 +37,13 @@ Grade = t.Callable[[Submission], t.Awaitable[SubmissionResult]]
 class LocalExecutor:
     def __init__(self, rubric: Rubric, cfg: Config, *, workers: int, public_only: bool,
                  hide: tuple[Path, ...] = (), closes: list[float] | None = None,
-                 plan: SandboxPlan | None = None):
+                 plan: SandboxPlan | None = None, expected: int = 0):
         """`closes`: where each kernel's close time goes (seconds), if anywhere. `plan`: the
-        batch's sandbox as `grader grade` decided it (with `hide` among its hidden paths)."""
+        batch's sandbox as `grader grade` decided it (with `hide` among its hidden paths).
+        `expected`: how many submissions are coming (the batch's kernels, none started in vain):
+        while one is left that no spare kernel waits for, a worker that begins a submission
+        starts the next one's kernel (`SandboxedKernel.start_early`), which starts while this
+        one runs and is judged, on the cycles those leave idle."""
         self.rubric, self.cfg, self.public_only = rubric, cfg, public_only
         self.hide = hide     # folders the kernels must not see (the batch's output)
         self.gate = asyncio.Semaphore(max(1, workers))
@@ -48,15 +52,9 @@ class LocalExecutor:
         self.plan: SandboxPlan | None = plan
         self.closing: set[asyncio.Task] = _Closing(closes)    # kernels shutting down after their result
         self.workers = max(1, workers)
-        self.to_come = 0        # submissions not yet begun (`expect`)
+        self.to_come = expected     # submissions not yet begun
         self.spares: list[SandboxedKernel] = []    # kernels started before their notebook is known
         self.isolated = True    # until a kernel says otherwise, kernels cannot reach each other
-
-    def expect(self, count: int) -> None:
-        """`count` submissions are coming: while one is left that no spare kernel waits for, a
-        worker that begins a submission starts the next one's kernel (`SandboxedKernel.start_early`),
-        which starts while this one runs and is judged, on the cycles those leave idle."""
-        self.to_come = count
 
     async def __aenter__(self) -> "LocalExecutor":
         return self
@@ -76,7 +74,7 @@ class LocalExecutor:
         notebook runs."""
         kernel = self.spares.pop(0) if self.spares else None
         # a warm kernel may get less than the plan (`SandboxedKernel._level_that_ran`)
-        if (self.plan is not None and self.plan.level in WEAK) or (kernel is not None and kernel.level in WEAK):
+        if self.plan.level in WEAK or (kernel is not None and kernel.level in WEAK):
             self.isolated = False
         if not self.isolated:
             return kernel

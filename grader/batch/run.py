@@ -124,24 +124,23 @@ async def grade_batch(subs: list[Submission], rubric: Rubric, cfg: Config, out: 
     cfg = cfg.with_kernel(batch=True)
     out.mkdir(parents=True, exist_ok=True)   # it exists before any kernel does: one it cannot see
     prepare(cfg.formats)                     # the report formats' slow imports, while kernels start
-    kernels_hide = kernel_hide(subs, cfg, out, hide)
-    executor = executor or LocalExecutor(rubric, cfg, workers=workers, public_only=public_only,
-                                         hide=kernels_hide, closes=profile.closes if profile else None,
-                                         plan=plan and plan.hiding(hidden_paths(cfg, kernels_hide)))
-    if profile:
-        profile.mark("batch")
-    regraded: list[str] = []
     fingerprint = rubric.fingerprint()
-    results: list[SubmissionResult] = []
     log_before = _read_bytes(log.log_path(out))
     logged = log.result_hashes(log.read(out))
-    ours: list[log.Entry] = []          # the lines this process appends
-    written: dict[str, str] = {}        # submission -> sha256 of the result file it holds
     # every decision before any kernel runs: nothing a notebook writes can change one
     before = {s.id: previous_result(out, s, fingerprint=fingerprint, public_only=public_only, logged=logged)
               for s in subs}
-    if hasattr(executor, "expect"):      # how many kernels the batch needs: none started in vain
-        executor.expect(sum(1 for s in subs if force or before[s.id].result is None))
+    kernels_hide = kernel_hide(subs, cfg, out, hide)
+    executor = executor or LocalExecutor(rubric, cfg, workers=workers, public_only=public_only,
+                                         hide=kernels_hide, closes=profile.closes if profile else None,
+                                         plan=plan and plan.hiding(hidden_paths(cfg, kernels_hide)),
+                                         expected=sum(1 for s in subs if force or before[s.id].result is None))
+    if profile:
+        profile.mark("batch")
+    regraded: list[str] = []
+    results: list[SubmissionResult] = []
+    ours: list[log.Entry] = []          # the lines this process appends
+    written: dict[str, str] = {}        # submission -> sha256 of the result file it holds
 
     # Reports are written by one thread of their own, in order: off the event loop, which
     # meanwhile keeps the other workers' kernels busy (a plot takes tens of ms to draw)
