@@ -17,7 +17,6 @@ declines and the caller grades as before, one half after the other.
 from __future__ import annotations
 
 import asyncio
-import os
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,15 +27,11 @@ from grader.config import Config
 from grader.rubric.model import Rubric
 from grader.sandbox.kernel import SandboxedKernel
 from grader.sandbox.notebook_client import ExecutionLog
-from grader.sandbox.plan import decide_plan
+from grader.sandbox.plan import decide_plan, may_use_cuda
 from grader.submissions import Submission, read_notebook
 
 if t.TYPE_CHECKING:
     from grader.probe.session import ProbeSession
-
-#: device files of a GPU that torch could use (NVIDIA, ROCm, WSL's)
-GPU_DEVICES = ("/dev/nvidiactl", "/dev/kfd", "/dev/dxg")
-
 
 def hidden_paths(cfg: Config, extra: tuple[Path, ...] = ()) -> tuple[Path, ...]:
     """What a kernel must not see (at the bwrap level): the course's rubrics and
@@ -49,12 +44,6 @@ def clear_outputs(nb: nbformat.NotebookNode) -> None:
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-
-
-def may_use_cuda(rubric: Rubric, cfg: Config) -> bool:
-    """Whether the kernel might have to get CUDA: the rubric or config asks for CUDA cases
-    and this machine has a GPU device (without one, torch has no CUDA either)."""
-    return "cuda" in (rubric.defaults.devices or cfg.devices) and any(os.path.exists(p) for p in GPU_DEVICES)
 
 
 @dataclass

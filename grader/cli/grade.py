@@ -66,8 +66,7 @@ def batch_plan(cfg, rubric: Rubric, chosen: SandboxLevel | None):
     does not run here or a weak level nobody named; say once, on stderr, which level the
     kernels get and why when it is below bubblewrap."""
     # the kernel client (jupyter_client, zmq): not for `grader --help`
-    from grader.prerun import may_use_cuda
-    from grader.sandbox.plan import decide_plan
+    from grader.sandbox.plan import decide_plan, may_use_cuda
     cuda = may_use_cuda(rubric, cfg)
     plan = decide_plan(cfg.execution, cuda=cuda)
     if plan.warm and plan.requested == "auto":

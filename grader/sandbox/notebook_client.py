@@ -10,12 +10,12 @@ import json
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from nbclient import NotebookClient
 
-LAUNCHER = Path(__file__).with_name("launcher.py")
+from grader.sandbox.levels import LAUNCHER   # noqa: F401 - the kernel spec's argv (re-exported)
+
 FLOOD_GRACE_S = 2.0   # output still pouring in this long past the cap: interrupt the cell
 # IPython's history database is for a person's sessions, not a graded run: without it a
 # kernel starts without creating a sqlite file and writes none per cell (`In`, `Out`

@@ -20,12 +20,16 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.config import Execution
+from grader.config import Config, Execution
 from grader.sandbox import bwrap, levels
-from grader.sandbox.levels import Level
-from grader.sandbox.notebook_client import LAUNCHER
+from grader.sandbox.levels import LAUNCHER, Level
 from grader.sandbox.warm_env import ZygoteSandbox
 
+if t.TYPE_CHECKING:
+    from grader.rubric.model import Rubric
+
+#: device files of a GPU that torch could use (NVIDIA, ROCm, WSL's)
+GPU_DEVICES = ("/dev/nvidiactl", "/dev/kfd", "/dev/dxg")
 #: the environment variable that carries the sandbox to the kernel's launcher or zygote child
 ENV = "GRADER_SANDBOX"
 
@@ -90,6 +94,13 @@ class SandboxPlan:
     def netns_possible(self) -> bool:
         """Whether a kernel that cannot get bubblewrap may still have a network namespace."""
         return not self.network_allowed and levels.network_isolation_available()
+
+
+def may_use_cuda(rubric: Rubric, cfg: Config) -> bool:
+    """Whether the kernel might have to get CUDA: the rubric or config asks for CUDA cases
+    and this machine has a GPU device (without one, torch has no CUDA either). Light on
+    purpose: `grader grade` asks before it starts the kernels' parent."""
+    return "cuda" in (rubric.defaults.devices or cfg.devices) and any(os.path.exists(p) for p in GPU_DEVICES)
 
 
 def decide_plan(execution: Execution, hide: t.Iterable[Path] = (), *, warm: bool | None = None,
