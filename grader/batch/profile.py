@@ -110,8 +110,11 @@ class BatchProfile:
                           "median, in the background while the next kernel starts (not in the sum)")
         usage = resource.getrusage(resource.RUSAGE_SELF)
         mine = usage.ru_utime + usage.ru_stime
+        reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+        helpers = reaped.ru_utime + reaped.ru_stime
         kernels = kernels_cpu_seconds()
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         table.caption = (f"CPU: grader process {mine:.2f} s ({100 * mine / max(wall * cores, 1e-9):.0f}% of "
-                         f"{cores} cores x wall), warm kernels' parent and kernels {kernels:.2f} s")
+                         f"{cores} cores x wall), its helpers (the summary's drawing, probes) {helpers:.2f} s, "
+                         f"warm kernels' parent and kernels {kernels:.2f} s")
         return table

@@ -37,6 +37,14 @@ def prepare(formats: t.Iterable[str]) -> None:
             fmt.warm_up()
 
 
+def finish(formats: t.Iterable[str]) -> None:
+    """After a batch's reports (or its failure): stop what `prepare` started."""
+    wanted = set(formats)
+    for fmt in FORMATS.values():
+        if fmt.name in wanted and fmt.cool_down is not None:
+            fmt.cool_down()
+
+
 def write_result(out: Path, result: SubmissionResult, formats: t.Iterable[str],
                  rubric: Rubric | None = None, opts: ReportOptions = ReportOptions(), *,
                  only_missing: bool = False) -> None:

@@ -13,7 +13,6 @@ bytes (a re-run that changed nothing shows no diff).
 
 from __future__ import annotations
 
-import io
 import math
 import statistics
 import typing as t
@@ -26,6 +25,7 @@ import jinja2
 
 from grader import __version__
 from grader.files import write_atomic, write_atomic_bytes
+from grader.reports import drawing
 from grader.reports.html import inline
 from grader.results import QuestionResult, SubmissionResult
 from grader.rubric.model import Question, Rubric
@@ -73,32 +73,6 @@ def histogram(scores: t.Iterable[float], max_score: float, steps: int) -> list[i
             k = min(max(k, 1), steps - 1)
         counts[k] += 1
     return counts
-
-
-def histogram_png(counts: list[int], max_score: float, title: str, *, size: tuple[float, float]) -> bytes:
-    """A bar chart of `histogram` counts, as PNG bytes with no version or date stamp."""
-    # Figure without pyplot: no global figure registry, no backend to select, safe beside the
-    # batch's threads; matplotlib is imported only when a summary is written.
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    steps = len(counts) - 1
-    width = max_score / steps if steps and max_score > 0 else 1.0
-    centers = [k * width for k in range(steps + 1)]
-    fig = Figure(figsize=size, dpi=100)
-    ax = fig.add_subplot()
-    ax.bar(centers, counts, width=width * 0.85, color="#0969da")
-    ax.set_xlim(-width / 2, max_score + width / 2)
-    if steps <= 20:
-        ax.set_xticks(centers, [f"{c:g}" for c in centers])
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("score")
-    ax.set_ylabel("submissions")
-    ax.set_title(title)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", metadata={"Software": None})   # no version stamp (PNG has no date)
-    return buf.getvalue()
 
 
 # -- what the page says ----------------------------------------------------------------------------
@@ -223,14 +197,15 @@ def _header(results: list[SubmissionResult], rubric: Rubric) -> dict[str, t.Any]
 def _write_histograms(folder: Path, results: list[SubmissionResult], rubric: Rubric) -> None:
     whole = all(not q.partial_credit and float(q.points).is_integer() for q in rubric.questions)
     steps = bar_steps(rubric.max_score, whole_points=whole, fine=20)
-    counts = histogram((r.score for r in results), rubric.max_score, steps)
-    write_atomic_bytes(folder / "total.png", histogram_png(counts, rubric.max_score, "total score",
-                                                           size=(6.4, 3.2)))
+    jobs = {"total.png": (histogram((r.score for r in results), rubric.max_score, steps), rubric.max_score,
+                          "total score", (6.4, 3.2))}
     for q in rubric.questions:
         # all or nothing: 0 and full marks only (the bar between stays empty); partial: tenths
         steps = 10 if q.partial_credit else 2
-        counts = histogram((_question(r, q).score for r in results), q.points, steps)
-        write_atomic_bytes(folder / f"{q.id}.png", histogram_png(counts, q.points, q.id, size=(3.8, 2.6)))
+        jobs[f"{q.id}.png"] = (histogram((_question(r, q).score for r in results), q.points, steps), q.points,
+                               q.id, (3.8, 2.6))
+    for name, png in zip(jobs, drawing.draw(list(jobs.values()))):
+        write_atomic_bytes(folder / name, png)
 
 
 def render(out: Path, results: list[SubmissionResult], rubric: Rubric, *,

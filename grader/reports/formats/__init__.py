@@ -61,6 +61,8 @@ class ReportFormat(t.Protocol):
     implies: tuple[str, ...]
     #: made once per process before a batch's first result, in the background (slow imports)
     warm_up: t.Callable[[], None] | None
+    #: run at the batch's end, after its reports: stops what `warm_up` started
+    cool_down: t.Callable[[], None] | None
     #: run once before the batch writers, for what several of them share
     before_batch: t.Callable[[list[SubmissionResult], ReportOptions], ReportOptions] | None
 
@@ -75,6 +77,7 @@ class Format:
     per_batch: BatchWriter | None = None
     implies: tuple[str, ...] = ()
     warm_up: t.Callable[[], None] | None = None
+    cool_down: t.Callable[[], None] | None = None
     before_batch: t.Callable[[list[SubmissionResult], ReportOptions], ReportOptions] | None = None
 
 

@@ -37,6 +37,17 @@ def _write_similarity(out: Path, results: list[SubmissionResult], rubric: Rubric
 
 
 CSV = Format("csv", per_batch=_write_gradebook)
-SUMMARY = Format("summary", per_batch=_write_summary)
+def _start_drawing() -> None:
+    from grader.reports import drawing     # subprocess only; the helpers import matplotlib themselves
+    drawing.start()
+
+
+def _stop_drawing() -> None:
+    from grader.reports import drawing
+    drawing.stop()
+
+
+# its histograms are drawn by helper processes that live as long as the batch (grader/reports/drawing.py)
+SUMMARY = Format("summary", per_batch=_write_summary, warm_up=_start_drawing, cool_down=_stop_drawing)
 JUNIT = Format("junit", per_batch=_write_junit)
 SIMILARITY = Format("similarity", per_batch=_write_similarity, before_batch=_compare)
