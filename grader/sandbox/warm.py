@@ -69,6 +69,7 @@ from queue import Empty
 from typing import Any
 
 import zmq
+import zmq.asyncio
 from jupyter_client import AsyncKernelManager
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.provisioning import LocalProvisioner
@@ -100,6 +101,21 @@ def _fast_reconnect(ctx: zmq.Context) -> zmq.Context:
     # the client connects before the forked kernel has bound its sockets.
     ctx.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
     return ctx
+
+
+_context: zmq.asyncio.Context | None = None
+
+
+def shared_context() -> zmq.asyncio.Context:
+    """One zmq context for the clients and managers of every warm kernel of this process.
+    jupyter_client makes two per kernel: each starts an I/O thread and, when its kernel
+    closes, destroys it and waits for that thread (about 3 ms of the event loop, which
+    serves the other kernels, per submission). Sockets are still closed with their kernel:
+    the channels' by `stop_channels`, the control socket's by `cleanup_resources`."""
+    global _context
+    if _context is None or _context.closed:
+        _context = _fast_reconnect(zmq.asyncio.Context())
+    return _context
 
 
 class WarmProvisioner(LocalProvisioner):
@@ -245,7 +261,7 @@ class WarmKernelClient(AsyncKernelClient):
     """AsyncKernelClient without the fixed waits that dominate a warm start."""
 
     def _context_default(self) -> zmq.asyncio.Context:
-        return _fast_reconnect(super()._context_default())
+        return shared_context()      # not jupyter_client's own: it is not destroyed with the kernel
 
     def start_channels(self, shell: bool = True, iopub: bool = True, stdin: bool = True, hb: bool = False,
                        control: bool = True) -> None:
@@ -297,7 +313,7 @@ class WarmKernelManager(AsyncKernelManager):
     client_factory = Type(klass=WarmKernelClient)
 
     def _context_default(self) -> zmq.asyncio.Context:
-        return _fast_reconnect(super()._context_default())
+        return shared_context()      # not jupyter_client's own: it is not destroyed with the kernel
 
     async def _async_pre_start_kernel(self, **kw: Any):
         if self.provisioner is None:

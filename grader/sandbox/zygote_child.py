@@ -131,6 +131,9 @@ def _become_kernel(args: list, threads, parent: int) -> None:
         app.initialize(args)
         if prebuilt:
             _adopt_shell(app.kernel)
+        # traitlets leaves the app's logger at DEBUG and filters in its handler: every debug line
+        # (four per request) was a log record built and thrown away
+        app.log.setLevel(app.log_level)
         app.start()
         code = 0
     except SystemExit as exc:
