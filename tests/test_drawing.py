@@ -56,9 +56,22 @@ def test_helpers_draw_the_same_bytes_as_this_process(helpers):
 def test_a_helper_that_dies_costs_only_time(helpers):
     os.kill(helpers[0], signal.SIGKILL)
     assert drawing.draw(JOBS) == here(JOBS)
-    # the dead helper's share was drawn here, the live one's by it
-    assert drawing.drawn_by_helpers == len(JOBS) // 2
+    assert drawing.drawn_by_helpers == len(JOBS)        # the live one drew them all
     assert [h.proc.pid for h in drawing._helpers] == helpers[1:]
+
+
+def test_a_helper_that_fails_mid_job_has_its_job_drawn_again(helpers, monkeypatch):
+    failing = drawing._helpers[0]
+    real_receive = drawing.Helper.receive
+
+    def receive(self):
+        if self is failing:
+            raise EOFError("the drawing helper stopped")
+        return real_receive(self)
+    monkeypatch.setattr(drawing.Helper, "receive", receive)
+    assert drawing.draw(JOBS) == here(JOBS)
+    assert drawing.drawn_by_helpers == len(JOBS)        # its job went back: the other one drew it
+    assert drawing._helpers == [h for h in drawing._helpers if h is not failing] and failing.proc.poll() is not None
 
 
 def test_without_helpers_everything_is_drawn_here():

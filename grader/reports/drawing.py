@@ -18,6 +18,7 @@ files are the same bytes whoever drew them.
 
 from __future__ import annotations
 
+import collections
 import io
 import json
 import os
@@ -164,25 +165,39 @@ def _give_up(helper: Helper) -> None:
 
 
 def draw(jobs: list[Job]) -> list[bytes]:
-    """Every job's PNG, in order: the ready helpers' shares drawn by them, the rest here."""
+    """Every job's PNG, in order. Each ready helper has one job at a time (a pipe never fills,
+    a faster helper takes more); what no helper drew is drawn here."""
     global drawn_by_helpers
     with _lock:
-        ready = _ready_helpers()
         pngs: list[bytes | None] = [None] * len(jobs)
-        shares = []
-        for k, helper in enumerate(ready):      # every helper gets its share first, then all draw at once
-            share = list(range(k, len(jobs), len(ready)))
-            try:
-                helper.send([jobs[i] for i in share])
-                shares.append((helper, share))
-            except OSError:
-                _give_up(helper)
-        for helper, share in shares:
-            try:
-                for i in share:
+        todo = collections.deque(range(len(jobs)))
+        busy: dict[Helper, int] = {}
+
+        def give(helper: Helper) -> None:
+            if todo:
+                i = todo.popleft()
+                try:
+                    helper.send([jobs[i]])
+                    busy[helper] = i
+                except OSError:
+                    todo.appendleft(i)
+                    _give_up(helper)
+
+        for helper in _ready_helpers():
+            give(helper)
+        while busy:
+            streams = {h.proc.stdout: h for h in busy}
+            # none answers within ANSWER_S: each is asked for its answer, and given up on failing
+            answered = [streams[s] for s in select.select(list(streams), [], [], ANSWER_S)[0]] or list(busy)
+            for helper in answered:
+                i = busy.pop(helper)
+                try:
                     pngs[i] = helper.receive()
-            except (OSError, EOFError, ValueError):
-                _give_up(helper)
+                except (OSError, EOFError, ValueError):
+                    todo.appendleft(i)
+                    _give_up(helper)
+                    continue
+                give(helper)
         drawn_by_helpers = sum(png is not None for png in pngs)
         return [png if png is not None else _draw_one(job) for png, job in zip(pngs, jobs)]
 
