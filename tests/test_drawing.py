@@ -74,6 +74,17 @@ def test_a_helper_that_fails_mid_job_has_its_job_drawn_again(helpers, monkeypatc
     assert drawing._helpers == [h for h in drawing._helpers if h is not failing] and failing.proc.poll() is not None
 
 
+def test_a_silent_helper_is_given_up_and_its_job_goes_to_the_idle_one(helpers, monkeypatch):
+    # the second helper takes the second job and never answers: by then the first is idle
+    silent = drawing._helpers[1]
+    real_send = drawing.Helper.send
+    monkeypatch.setattr(drawing.Helper, "send", lambda self, jobs: None if self is silent else real_send(self, jobs))
+    monkeypatch.setattr(drawing, "ANSWER_S", 0.5)
+    assert drawing.draw(JOBS[:2]) == here(JOBS[:2])
+    assert drawing.drawn_by_helpers == 2
+    assert silent not in drawing._helpers and silent.proc.poll() is not None
+
+
 def test_without_helpers_everything_is_drawn_here():
     drawing.stop()
     assert drawing.draw(JOBS) == here(JOBS)

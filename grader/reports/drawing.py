@@ -183,9 +183,13 @@ def draw(jobs: list[Job]) -> list[bytes]:
                     todo.appendleft(i)
                     _give_up(helper)
 
-        for helper in _ready_helpers():
-            give(helper)
-        while busy:
+        ready = _ready_helpers()
+        while True:
+            for helper in ready:        # every idle one still here: a job given back is taken again
+                if helper not in busy and helper in _helpers:
+                    give(helper)
+            if not busy:
+                break
             streams = {h.proc.stdout: h for h in busy}
             # none answers within ANSWER_S: each is asked for its answer, and given up on failing
             answered = [streams[s] for s in select.select(list(streams), [], [], ANSWER_S)[0]] or list(busy)
@@ -196,8 +200,6 @@ def draw(jobs: list[Job]) -> list[bytes]:
                 except (OSError, EOFError, ValueError):
                     todo.appendleft(i)
                     _give_up(helper)
-                    continue
-                give(helper)
         drawn_by_helpers = sum(png is not None for png in pngs)
         return [png if png is not None else _draw_one(job) for png, job in zip(pngs, jobs)]
 
