@@ -6,7 +6,7 @@ also serves the kernels. So a batch that writes a summary starts `HELPERS` helpe
 its start (`start`, the summary format's warm-up). Each is this module run as a script: it
 lowers its own priority (nice 19: it takes the cores the kernels leave idle), imports
 matplotlib, draws one throwaway figure, says it is ready and waits. At the end `draw` hands
-each ready helper its share of the histograms.
+the ready helpers the histograms, one at a time each, and the batch's end kills them (`stop`).
 
 The protocol, over the helper's stdin and stdout: the helper writes `ready` once; then, for
 each JSON line it reads ({"counts": [...], "max_score": x, "title": "...", "size": [w, h]}),
