@@ -256,3 +256,21 @@ def test_only_the_named_command_is_registered_and_the_help_lists_them_all():
                             capture_output=True, text=True, check=True).stdout
     listed = [line.split()[0] for line in helped.split("Commands:")[1].splitlines() if line.strip()]
     assert listed == list(cli_main.COMMANDS), listed
+
+
+def test_grade_starts_the_kernels_parent_before_any_kernel_client_notebook_library_or_torch(tmp_path):
+    """The kernels' parent is the batch's critical path (it imports torch for seconds): `grader
+    grade` starts it as soon as it knows the config, the rubric's schema, the sandbox and the
+    submissions, before it imports the kernel client, nbformat or torch itself."""
+    shutil.copy(SOLUTION, tmp_path / "a.ipynb")
+    code = ("import sys; import grader.cli.grade as g\n"
+            "def seen(*a, **k):\n"
+            "    print(sorted(n for n in ('nbformat', 'nbclient', 'jupyter_client', 'zmq', 'torch', 'matplotlib')"
+            " if n in sys.modules)); raise SystemExit(0)\n"
+            "g.prestart_kernels = seen\n"
+            "import grader.cli.main as m\n"
+            f"sys.argv = ['grader', 'grade', {str(tmp_path / 'a.ipynb')!r}, '-a', 'matrix_calculus',"
+            f" '-o', {str(tmp_path / 'out')!r}]\n"
+            "m.run()")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=cli_env(), capture_output=True, text=True)
+    assert done.stdout.strip() == "[]", (done.stdout, done.stderr)

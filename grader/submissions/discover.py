@@ -104,8 +104,11 @@ def id_for(path: Path, root: Path | None) -> str:
     return "-".join(rel.parts)
 
 
-def discover(paths: list[Path]) -> list[Submission]:
-    """Submissions in command-line order; folders expand to their notebooks, sorted."""
+def discover(paths: list[Path], *, read_named: bool = True) -> list[Submission]:
+    """Submissions in command-line order; folders expand to their notebooks, sorted. A notebook
+    named here must be valid (`read_named`: checked now; False: the caller does, `read_named_ones`,
+    as `grader grade` does once the kernels' parent is starting); one that cannot be opened is
+    refused either way."""
     found: list[Submission] = []
     for raw in paths:
         path = Path(raw)
@@ -116,9 +119,22 @@ def discover(paths: list[Path]) -> list[Submission]:
                     continue   # .ipynb_checkpoints and other hidden folders
                 found.append(Submission(id_for(nb, path), nb, sha256_of(nb), explicit=False))
         else:
-            read_notebook(path)   # explicit files must be valid: fail fast, exit 2
-            found.append(Submission(id_for(path, None), path, sha256_of(path)))
+            if read_named:
+                read_notebook(path)   # explicit files must be valid: fail fast, exit 2
+            try:
+                digest = sha256_of(path)
+            except OSError:
+                read_notebook(path)   # says why, naming the file (exit 2)
+                raise
+            found.append(Submission(id_for(path, None), path, digest))
     return unique_ids(found)
+
+
+def read_named_ones(subs: list[Submission]) -> None:
+    """Read every notebook named on the command line: an invalid one stops the command (exit 2)."""
+    for sub in subs:
+        if sub.explicit:
+            read_notebook(sub.path)
 
 
 def unique_ids(found: list[Submission]) -> list[Submission]:

@@ -45,9 +45,10 @@ def collect(paths: list[Path], unpack_to: Path, assignment: str | None = None, *
             read_all: bool = True) -> Collection:
     """Submissions from notebooks, folders and LMS export zips, in command-line order. `assignment`
     (the rubric's name) picks an nbgrader assignment's folders and a notebook among several.
-    `read_all=False`: the notes on notebooks found in folders that cannot be read are left to
-    `unreadable_notes` (`grader grade` starts the kernels' parent first: reading and validating
-    every notebook takes a while)."""
+    `read_all=False`: the notebooks named are only opened, and the notes on notebooks found in
+    folders that cannot be read are left to the caller (`read_named_ones`, `unreadable_notes`:
+    `grader grade` starts the kernels' parent first, and reading and validating every notebook
+    takes a while)."""
     out = Collection()
     parts: list[list[Submission]] = []
     uploads: list[tuple[int, Upload]] = []
@@ -57,7 +58,7 @@ def collect(paths: list[Path], unpack_to: Path, assignment: str | None = None, *
         if path.suffix.lower() == ".zip" and not path.is_dir():
             path = unpack(path, Path(unpack_to) / _unpack_name(path, stems))
         elif not path.is_dir():
-            parts.append(discover([path]))   # a notebook named on the command line: must be readable
+            parts.append(discover([path], read_named=read_all))   # named on the command line: must be readable
             continue
         scan = read_export(path, assignment)
         if scan is None:
