@@ -78,7 +78,7 @@ def test_a_silent_helper_is_given_up_and_its_job_goes_to_the_idle_one(helpers, m
     # the second helper takes the second job and never answers: by then the first is idle
     silent = drawing._helpers[1]
     real_send = drawing.Helper.send
-    monkeypatch.setattr(drawing.Helper, "send", lambda self, jobs: None if self is silent else real_send(self, jobs))
+    monkeypatch.setattr(drawing.Helper, "send", lambda self, job: None if self is silent else real_send(self, job))
     monkeypatch.setattr(drawing, "ANSWER_S", 0.5)
     assert drawing.draw(JOBS[:2]) == here(JOBS[:2])
     assert drawing.drawn_by_helpers == 2

@@ -26,7 +26,6 @@ from grader.reports import moodle_feedback
 from grader.reports.similarity import starter_for
 from grader.rubric import find_rubric
 from grader.sandbox import elevate, levels
-from grader.submissions.discover import read_named_ones
 from grader.submissions.lms import collect, unreadable_notes
 
 
@@ -145,8 +144,8 @@ def grade(
         # imports it and checks the rubric (seconds too); a bad rubric leaves at once all the same
         plotting, cotangents = kernel_needs(s.path for s in subs)
         prestart_kernels(cfg, plotting=plotting, cotangents=cotangents, plan=plan)
-    read_named_ones(found.submissions)      # a notebook named on the command line must be valid (exit 2)
-    found.notes += unreadable_notes(found.submissions)
+    # a notebook named on the command line must be valid (exit 2); one found in a folder gets a note
+    found.notes += unreadable_notes(found.submissions, named=True)
     check_rubric(rubric, rubric_path)
     from grader.batch import grade_batch      # torch: once the rubric is checked and the warm parent started
     from grader.batch.executors import DaskExecutor

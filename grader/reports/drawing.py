@@ -97,9 +97,10 @@ class Helper:
             self._ready = _read_exactly(self.proc.stdout, len(READY), 0) == READY
         return self._ready and self.alive()
 
-    def send(self, jobs: list[Job]) -> None:
-        self.proc.stdin.write(b"".join(json.dumps({"counts": c, "max_score": m, "title": ti, "size": s}).encode()
-                                       + b"\n" for c, m, ti, s in jobs))
+    def send(self, job: Job) -> None:
+        counts, max_score, title, size = job
+        line = json.dumps({"counts": counts, "max_score": max_score, "title": title, "size": size})
+        self.proc.stdin.write(line.encode() + b"\n")
         self.proc.stdin.flush()
 
     def receive(self) -> bytes:
@@ -177,7 +178,7 @@ def draw(jobs: list[Job]) -> list[bytes]:
             if todo:
                 i = todo.popleft()
                 try:
-                    helper.send([jobs[i]])
+                    helper.send(jobs[i])
                     busy[helper] = i
                 except OSError:
                     todo.appendleft(i)

@@ -106,9 +106,9 @@ def id_for(path: Path, root: Path | None) -> str:
 
 def discover(paths: list[Path], *, read_named: bool = True) -> list[Submission]:
     """Submissions in command-line order; folders expand to their notebooks, sorted. A notebook
-    named here must be valid (`read_named`: checked now; False: the caller does, `read_named_ones`,
-    as `grader grade` does once the kernels' parent is starting); one that cannot be opened is
-    refused either way."""
+    named here must be valid (`read_named`: checked now; False: the caller does,
+    `lms.unreadable_notes(..., named=True)`, as `grader grade` does once the kernels' parent is
+    starting); one that cannot be opened is refused either way."""
     found: list[Submission] = []
     for raw in paths:
         path = Path(raw)
@@ -128,13 +128,6 @@ def discover(paths: list[Path], *, read_named: bool = True) -> list[Submission]:
                 raise
             found.append(Submission(id_for(path, None), path, digest))
     return unique_ids(found)
-
-
-def read_named_ones(subs: list[Submission]) -> None:
-    """Read every notebook named on the command line: an invalid one stops the command (exit 2)."""
-    for sub in subs:
-        if sub.explicit:
-            read_notebook(sub.path)
 
 
 def unique_ids(found: list[Submission]) -> list[Submission]:

@@ -46,7 +46,7 @@ def collect(paths: list[Path], unpack_to: Path, assignment: str | None = None, *
     """Submissions from notebooks, folders and LMS export zips, in command-line order. `assignment`
     (the rubric's name) picks an nbgrader assignment's folders and a notebook among several.
     `read_all=False`: the notebooks named are only opened, and the notes on notebooks found in
-    folders that cannot be read are left to the caller (`read_named_ones`, `unreadable_notes`:
+    folders that cannot be read are left to the caller (`unreadable_notes(..., named=True)`:
     `grader grade` starts the kernels' parent first, and reading and validating every notebook
     takes a while)."""
     out = Collection()
@@ -159,14 +159,18 @@ def _identical(subs: list[Submission]) -> list[str]:
             f"({', '.join(s.id for s in same.values())}); all graded" for same in by_hash.values() if len(same) > 1]
 
 
-def unreadable_notes(subs: list[Submission]) -> list[str]:
-    """One note per notebook found in a folder that cannot be read (it is graded as invalid)."""
+def unreadable_notes(subs: list[Submission], *, named: bool = False) -> list[str]:
+    """One note per notebook found in a folder that cannot be read (it is graded as invalid).
+    `named`: the notebooks named on the command line are read too, and an invalid one stops
+    the command (InputError, exit 2); else they were read when found (`discover`)."""
     notes = []
     for sub in subs:
-        if sub.explicit:
+        if sub.explicit and not named:
             continue   # already read when found: an unreadable one stopped the command
         try:
             read_notebook(sub.path)
         except InputError as exc:
+            if sub.explicit:
+                raise
             notes.append(f"{exc}; graded as invalid")
     return notes
