@@ -55,6 +55,9 @@ class Execution(StrictModel):
         "`grade` refuses a weak level unless it is named. Each includes the limits.")
     max_processes: int = Field(256, ge=32, description="processes and threads of one kernel's tree "
                                "(cgroup pids.max; binds root too)")
+    cells_in_one_request: bool = Field(True, description="send a notebook's code cells to the kernel in "
+                                       "one request (each still run, timed and reported as its own "
+                                       "cell); false: one request per cell, as Jupyter does")
     kernel: t.Literal["auto", "fresh", "warm"] = Field(
         "auto", description="fresh: a new Python per submission; warm: forked from a process that "
         "already imported torch (much faster for batches; falls back to fresh where it cannot run); "

@@ -15,7 +15,6 @@ The kernel spec, the output cap and the records a run gives back are in
 from __future__ import annotations
 
 import asyncio
-import re
 import shutil
 import subprocess
 import tempfile
@@ -31,16 +30,14 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from grader.config import Execution
-from grader.sandbox import cgroup, warm_env
+from grader.sandbox import cgroup, one_request, warm_env
 from grader.sandbox import warm as warm_kernels
 from grader.sandbox.launcher import kill_tree
 from grader.sandbox.plan import ENV as SANDBOX_ENV
 from grader.sandbox.plan import SandboxPlan, decide_plan, sandbox_json
-from grader.sandbox.notebook_client import (FLOOD_GRACE_S, CappedClient, CellIssue, ExecResult, ExecutionLog,
-                                            SandboxSpecs)
+from grader.sandbox.notebook_client import (FLOOD_GRACE_S, TIMEOUT_ENAME, CappedClient, CellIssue, ExecResult,
+                                            ExecutionLog, SandboxSpecs, outcome_of)
 from grader.submissions.check_cells import is_check_cell
-
-TIMEOUT_ENAME = "CellTimeoutError"
 
 
 class KernelStartError(RuntimeError):
@@ -67,6 +64,7 @@ class SandboxedKernel:
         self.log = ExecutionLog()
         self._skip: dict[int, CellIssue] = {}
         self._free_restarts = 0
+        self._one_by_one = False        # a kernel died on the one message: one request per cell now
         # where a zygote in bubblewrap can see them, should a warm kernel manager start this kernel
         self._root = Path(tempfile.mkdtemp(prefix="grader-", dir=warm_env.kernels_dir()))
         self.workdir = self._root / "work"           # the student's cwd and HOME
@@ -272,14 +270,23 @@ class SandboxedKernel:
         assert self._client is not None
         client = self._client
         issues: list[CellIssue] = []
-        for index, cell in enumerate(self.nb.cells):
-            if cell.cell_type != "code" or index in self._skip or is_check_cell(cell):
-                continue     # a check cell (`grader.check(...)`) is for the student's own kernel
-            client.new_cell(probe=False)
-            started = time.perf_counter()
-            outcome = await self._execute(cell, index)
-            self.log.cell_seconds += time.perf_counter() - started
-            if outcome.died or (outcome.timed_out and not await self._responsive()):
+        # a check cell (`grader.check(...)`) is for the student's own kernel
+        cells = [(index, cell) for index, cell in enumerate(self.nb.cells)
+                 if cell.cell_type == "code" and index not in self._skip and not is_check_cell(cell)]
+        ran = await self._run_in_one_request(cells)
+        if ran is None:     # the kernel died on the one message: find the cell one request each
+            await self._kill()
+            self._one_by_one = True
+            await self.start()
+            client, ran = self._client, {}
+        for index, cell in cells:
+            outcome = ran.get(index)
+            if outcome is None:         # not run by the one request: a request of its own
+                client.new_cell(probe=False)
+                started = time.perf_counter()
+                outcome = await self._execute(cell, index)
+                self.log.cell_seconds += time.perf_counter() - started
+            if outcome.died or (outcome.timed_out and (outcome.unresponsive or not await self._responsive())):
                 kind = "crash" if outcome.died else "timeout"
                 why = ("the kernel died while running this cell" if outcome.died else
                        f"ran past the {self.limits.cell_timeout:g} s limit and could not be interrupted")
@@ -302,6 +309,18 @@ class SandboxedKernel:
         self.log.issues = issues
         return True
 
+    async def _run_in_one_request(self, cells: list) -> dict[int, ExecResult] | None:
+        """The outcomes of the cells `one_request` ran, by index (none where it does not apply:
+        a fresh kernel has no handler for it); None if the kernel died meanwhile. That new
+        start is the grader's choice, not the notebook's doing: it is not counted as a restart."""
+        sent = [(index, cell) for index, cell in cells if one_request.sent(cell)]
+        if (not self.limits.cells_in_one_request or self._one_by_one or self.log.kernel != "warm"
+                or len(sent) < 2):
+            return {}
+        run = await one_request.run_cells(self._client, sent, self._cell_timeout, self._runtime)
+        self.log.cell_seconds += run.seconds
+        return None if run.lost else run.outcomes
+
     async def _execute(self, cell, index: int) -> ExecResult:
         client = self._client
         assert client is not None
@@ -318,19 +337,7 @@ class SandboxedKernel:
             if isinstance(exc, DeadKernelError):
                 return ExecResult(died=True)
             return ExecResult(died=True, error=f"{type(exc).__name__}: {exc}")
-        content = (replies[-1] if replies else {}).get("content", {})
-        result = ExecResult()
-        if content.get("status") == "error":
-            if content.get("ename") == TIMEOUT_ENAME:
-                result.timed_out = True
-            else:
-                result.error = f"{content.get('ename', 'Error')}: {_in_cell_terms(content.get('evalue', ''), cell.source)}"
-        replies_shown = [out for out in cell.get("outputs", []) if out.get("output_type") == "execute_result"]
-        # A probe cell shows exactly one reply. More means the student's code displayed
-        # forged ones (sys.displayhook, or a thread still sending after the call): trust none.
-        if len(replies_shown) == 1 or (replies_shown and not client.probe_mode):
-            result.value_text = replies_shown[-1].get("data", {}).get("text/plain")
-        return result
+        return outcome_of((replies[-1] if replies else {}).get("content", {}), cell, probe_mode=client.probe_mode)
 
     async def _responsive(self, grace: float = 3.0) -> bool:
         """After an interrupt: does the kernel answer a trivial request again?"""
@@ -382,18 +389,3 @@ class SandboxedKernel:
         self._free_restarts += 0 if charged else 1
         await self.start()
         return await self._run_cells()
-
-
-_COMPILED_AT = re.compile(r" \((?:(?:[^()]*[/\\])?[^()/\\]+\.py|<[^<>]*>), line (\d+)\)$")
-
-
-def _in_cell_terms(evalue: str, source: str) -> str:
-    """A syntax error as the student finds it: "invalid syntax (line 79)", not IPython's
-    compiled file (`4044272822.py`), and counted from the cell's top (IPython drops a
-    cell's leading blank lines before it compiles the cell)."""
-    match = _COMPILED_AT.search(evalue)
-    if not match:
-        return evalue
-    lines = source.splitlines()
-    blank = next((i for i, line in enumerate(lines) if line.strip()), 0)
-    return f"{evalue[:match.start()]} (line {int(match[1]) + blank})"

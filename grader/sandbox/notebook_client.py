@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from nbclient import NotebookClient
 
 from grader.sandbox.levels import LAUNCHER   # noqa: F401 - the kernel spec's argv (re-exported)
 
+TIMEOUT_ENAME = "CellTimeoutError"   # the ename of the reply nbclient makes up for a cell past its limit
 FLOOD_GRACE_S = 2.0   # output still pouring in this long past the cap: interrupt the cell
 # IPython's history database is for a person's sessions, not a graded run: without it a
 # kernel starts without creating a sqlite file and writes none per cell (`In`, `Out`
@@ -52,6 +54,38 @@ class ExecResult:
     error: str | None = None           # "EName: message" if the code raised
     timed_out: bool = False
     died: bool = False
+    unresponsive: bool = False         # timed out, and did not end when interrupted (known without asking)
+
+
+def outcome_of(reply: dict, cell, *, probe_mode: bool) -> ExecResult:
+    """What a cell's execute reply's content (and the outputs its cell got) say."""
+    result = ExecResult()
+    if reply.get("status") == "error":
+        if reply.get("ename") == TIMEOUT_ENAME:
+            result.timed_out = True
+        else:
+            result.error = f"{reply.get('ename', 'Error')}: {in_cell_terms(reply.get('evalue', ''), cell.source)}"
+    replies_shown = [out for out in cell.get("outputs", []) if out.get("output_type") == "execute_result"]
+    # A probe cell shows exactly one reply. More means the student's code displayed
+    # forged ones (sys.displayhook, or a thread still sending after the call): trust none.
+    if len(replies_shown) == 1 or (replies_shown and not probe_mode):
+        result.value_text = replies_shown[-1].get("data", {}).get("text/plain")
+    return result
+
+
+_COMPILED_AT = re.compile(r" \((?:(?:[^()]*[/\\])?[^()/\\]+\.py|<[^<>]*>), line (\d+)\)$")
+
+
+def in_cell_terms(evalue: str, source: str) -> str:
+    """A syntax error as the student finds it: "invalid syntax (line 79)", not IPython's
+    compiled file (`4044272822.py`), and counted from the cell's top (IPython drops a
+    cell's leading blank lines before it compiles the cell)."""
+    match = _COMPILED_AT.search(evalue)
+    if not match:
+        return evalue
+    lines = source.splitlines()
+    blank = next((i for i, line in enumerate(lines) if line.strip()), 0)
+    return f"{evalue[:match.start()]} (line {int(match[1]) + blank})"
 
 
 @dataclass

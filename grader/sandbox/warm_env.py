@@ -20,7 +20,8 @@ HERE = Path(__file__).parent
 ZYGOTE_SCRIPT = HERE / "zygote.py"
 #: every file the zygote runs, loaded by path (`zygote._load`): a zygote in bubblewrap
 #: sees these and nothing else of the grader, so a new one must be listed here
-ZYGOTE_SCRIPTS = (ZYGOTE_SCRIPT, HERE / "zygote_server.py", HERE / "zygote_child.py", HERE / "launcher.py")
+ZYGOTE_SCRIPTS = (ZYGOTE_SCRIPT, HERE / "zygote_server.py", HERE / "zygote_child.py", HERE / "launcher.py",
+                  HERE / "cells_kernel_side.py")
 
 
 class WarmUnavailable(RuntimeError):

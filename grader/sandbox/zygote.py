@@ -84,7 +84,8 @@ def _load(name: str, **siblings):
 
 
 launcher = _load("launcher")
-child = _load("zygote_child", launcher=launcher)
+cells = _load("cells_kernel_side")
+child = _load("zygote_child", launcher=launcher, cells=cells)
 server = _load("zygote_server", launcher=launcher, child=child)
 #: the kernel options the shell is prebuilt for (a test holds them equal to the client's)
 PREBUILT_OPTIONS = child.PREBUILT_OPTIONS

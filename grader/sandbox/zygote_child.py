@@ -40,9 +40,10 @@ import signal
 import sys
 import traceback
 
-# launcher.py's module, handed over by `zygote._load` before this runs: a sibling
-# loaded by path, not importable by name (see zygote.py).
+# launcher.py's and cells_kernel_side.py's modules, handed over by `zygote._load` before this
+# runs: siblings loaded by path, not importable by name (see zygote.py).
 launcher = globals()["launcher"]
+cells = globals()["cells"]
 
 
 def _reset_signals() -> None:
@@ -131,6 +132,12 @@ def _become_kernel(args: list, threads, parent: int) -> None:
         app.initialize(args)
         if prebuilt:
             _adopt_shell(app.kernel)
+        try:
+            # a notebook's cells on one message (the grader falls back without)
+            connection = getattr(app, "abs_connection_file", None) or os.path.abspath(app.connection_file)
+            cells.install(app.kernel, os.path.dirname(connection))
+        except Exception:  # noqa: BLE001 - an optimisation only
+            traceback.print_exc()
         # traitlets leaves the app's logger at DEBUG and filters in its handler: every debug line
         # (four per request) was a log record built and thrown away
         app.log.setLevel(app.log_level)

@@ -1,0 +1,169 @@
+"""A notebook's cells on one message to a warm kernel (`one_request`, `cells_kernel_side`) give
+what one execute request per cell gives: the same outputs, execution counts, issues and
+restarts, for notebooks written to find the differences (stack depth, top-level `await`,
+`exit()`, a timed-out cell, one that ignores the interrupt, a crash, a thread printing late,
+`input()`, magics, errors). Each runs both ways in the same warm zygote; the test fails if
+the one-message path was not taken where it applies."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import sys
+
+import pytest
+
+from grader.sandbox import cells_kernel_side, one_request, warm_env
+from grader.sandbox.kernel import SandboxedKernel
+from warm_helpers import LIMITS, notebook, run
+from warm_helpers import warm_kernels, zygote  # noqa: F401 - fixtures (warm_kernels uses zygote)
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="warm kernels need Linux")
+
+DEPTH = ("import sys\ndef depth(n=0):\n    try:\n        return depth(n + 1)\n"
+         "    except RecursionError:\n        return n\nprint(depth(), sys.getrecursionlimit())")
+NOTEBOOKS = {
+    "assorted": [
+        DEPTH,
+        "sys.setrecursionlimit(3000)\nprint(depth(), sys.getrecursionlimit())",
+        "x = 1\nx",
+        "print('out'); print('err', file=sys.stderr); print('out2')",
+        "from IPython.display import display, clear_output\ndisplay('a')\nclear_output(wait=True)\ndisplay('b')",
+        "1/0",
+        "\n\n\ndef broken(:\n    pass",
+        "",
+        "%time y = sum(range(1000))",
+        "input('name?')",
+        "print(In[3][:5], Out.get(3), _)",
+        "class Odd(Exception):\n    def __str__(self):\n        raise ValueError('no')\nraise Odd()",
+        "!echo shell-escape",
+        "import signal\nsignal.signal(signal.SIGALRM, lambda *a: None)\nsignal.alarm(0)\n'own alarm'",
+        "print('skipped: tagged skip-execution')",
+    ],
+    "await": ["a = 1", "import asyncio\nawait asyncio.sleep(0.01)\nprint('awaited')", "b = a + 1\nb", "print(b)"],
+    "exit": ["a = 1", "print('bye')\nexit()", "print('after')", "a"],
+    "timeout": ["import time\nprint('start')\ntime.sleep(100)", "print('next')", "z = 3\nz"],
+    "ignores_interrupt": ["import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.01)",
+                          "print('after the wedge')"],
+    "crash": ["a = 1", "import os\nos._exit(3)", "print('after the crash', a)"],
+    "thread": ["import threading, time\ndef later():\n    time.sleep(0.3)\n    print('late')\n"
+               "threading.Thread(target=later).start()\nprint('now')", "time.sleep(0.5)\nprint('second')", "print('third')"],
+}
+TIMED = {"timeout": 0, "ignores_interrupt": 0}       # notebook -> its cell with a 1 s limit
+TIMING = re.compile(r"(CPU times|Wall time): [^\n]*")   # %time's own figures differ run to run
+
+
+def build(name: str):
+    nb = notebook(NOTEBOOKS[name])
+    if name == "assorted":
+        nb.cells[-1].metadata["tags"] = ["skip-execution"]
+    if name in TIMED:
+        nb.cells[TIMED[name]].metadata["grader_timeout"] = 1
+    return nb
+
+
+def seen(nb) -> list:
+    """Each code cell's execution count and outputs (their metadata and %time's figures aside)."""
+    return [(c.get("execution_count"), TIMING.sub("<timing>", json.dumps(
+        [{k: v for k, v in o.items() if k != "metadata"} for o in c.get("outputs", [])], sort_keys=True)))
+        for c in nb.cells]
+
+
+async def grade_cells(name: str, one: bool, spy: list) -> tuple:
+    nb = copy.deepcopy(build(name))
+    kernel = SandboxedKernel(nb, LIMITS.model_copy(update={"cells_in_one_request": one}))
+    try:
+        log = await kernel.run_notebook()
+    finally:
+        await kernel.close()
+    return seen(nb), [(i.cell, i.kind, i.message) for i in log.issues], log.restarts
+
+
+@pytest.fixture
+def one_message_runs(monkeypatch):
+    """Every call of one_request.run_cells: cells sent, outcomes, whether the kernel was lost."""
+    calls, real = [], one_request.run_cells
+
+    async def spy(client, cells, limit_of, runtime):
+        result = await real(client, cells, limit_of, runtime)
+        calls.append((len(cells), len(result.outcomes), result.lost))
+        return result
+    monkeypatch.setattr(one_request, "run_cells", spy)
+    return calls
+
+
+@pytest.mark.parametrize("name", list(NOTEBOOKS))
+def test_cells_on_one_message_give_what_a_request_per_cell_gives(warm_kernels, one_message_runs, name):
+    each = run(grade_cells(name, False, one_message_runs))
+    assert one_message_runs == []
+    once = run(grade_cells(name, True, one_message_runs))
+    if name == "crash":     # whether the dying cell's start (or execute_input) got out before
+        for cells in (each[0], once[0]):     # the kernel died is a race either way
+            cells[1] = (None, cells[1][1])
+    assert once == each
+    assert one_message_runs, "the one-message path was not taken"
+    sent, ended, lost = one_message_runs[0]
+    # an outcome for every cell sent, but: after exit() (each then goes in a request of its
+    # own); after the wedged and the crashing cell (whose outcomes come from here too), run
+    # on the restart
+    expected = {"exit": 2, "ignores_interrupt": 1, "crash": 2}.get(name, sent)
+    assert (ended, lost) == (expected, False), one_message_runs
+
+
+def test_the_reasons_are_the_ones_a_cell_gets(warm_kernels, one_message_runs):
+    """Not only equal: right. The timed-out cell is reported as such and the next cell runs;
+    the wedged and the crashing cell are skipped on a restart and the cells after them run."""
+    outputs, issues, restarts = run(grade_cells("timeout", True, one_message_runs))
+    assert issues == [(0, "timeout", "interrupted after 20 s")] and restarts == 0
+    assert "KeyboardInterrupt" in outputs[0][1] and "next" in outputs[1][1]
+    outputs, issues, restarts = run(grade_cells("ignores_interrupt", True, one_message_runs))
+    assert [(cell, kind) for cell, kind, _ in issues] == [(0, "timeout")] and restarts == 1
+    assert "could not be interrupted" in issues[0][2] and "after the wedge" in outputs[1][1]
+    outputs, issues, restarts = run(grade_cells("crash", True, one_message_runs))
+    assert [(cell, kind) for cell, kind, _ in issues] == [(1, "crash")] and restarts == 1
+    assert "after the crash 1" in outputs[2][1]
+    outputs, _, _ = run(grade_cells("assorted", True, one_message_runs))
+    # the stack: a cell recurses exactly as deep as in a request of its own (checked against
+    # the other path above); here, that the limit it reads is the one it set
+    assert "3000" in outputs[1][1]
+
+
+def test_a_fresh_kernel_gets_a_request_per_cell(one_message_runs):
+    outputs, issues, _ = run(grade_cells("await", True, one_message_runs))
+    assert one_message_runs == [] and issues == []
+    assert "awaited" in outputs[1][1] and "3" in outputs[2][1]
+
+
+def test_both_sides_name_the_same_messages_and_the_zygote_sees_the_kernel_side():
+    assert (one_request.MSG_TYPE, one_request.MARK) == (cells_kernel_side.MSG_TYPE, cells_kernel_side.MARK)
+    assert one_request.AT_FILE == cells_kernel_side.AT_FILE
+    assert any(p.name == "cells_kernel_side.py" for p in warm_env.ZYGOTE_SCRIPTS)
+
+
+def test_a_death_nothing_places_is_found_one_request_per_cell(warm_kernels, one_message_runs, monkeypatch):
+    """Where the kernel side's file cannot say which cell was running, a new kernel runs the
+    notebook one request per cell: the crashing cell is found and skipped all the same, and
+    that start (the grader's choice) is not counted as a restart."""
+    each = run(grade_cells("crash", False, one_message_runs))
+    monkeypatch.setattr(one_request, "_blame_death", lambda run_, order, at_file: None)
+    once = run(grade_cells("crash", True, one_message_runs))
+    assert [lost for _, _, lost in one_message_runs] == [True]       # no second message went
+    for cells in (each[0], once[0]):
+        cells[1] = (None, cells[1][1])
+    assert once == each and [(c, k) for c, k, _ in once[1]] == [(1, "crash")] and once[2] == 1
+
+
+@pytest.mark.parametrize("written, outcomes, lost", [
+    ("start 4", {2: "ran", 4: "died"}, False),      # dead in cell 4, its start marker lost or not
+    ("end 4", {2: "ran", 4: "ran", 7: "died"}, False),   # between cells: the next one, as a request would
+    ("end 7", {2: "ran", 4: "ran", 7: "ran"}, False),    # after the last: nobody (the probe finds it dead)
+    (None, {}, True),                               # no file: the caller runs the cells one by one
+])
+def test_a_death_goes_to_the_cell_the_kernel_side_wrote_down(tmp_path, written, outcomes, lost):
+    if written is not None:
+        (tmp_path / one_request.AT_FILE).write_text(f"{written}\n".ljust(32))
+    run_ = one_request.Run(lost=True, current=2, waiting=[4, 7])
+    one_request._blame_death(run_, [2, 4, 7], tmp_path / one_request.AT_FILE)
+    assert {i: "died" if o.died else "ran" for i, o in run_.outcomes.items()} == outcomes
+    assert run_.lost is lost
