@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 import re
 import sys
 
@@ -167,3 +168,28 @@ def test_a_death_goes_to_the_cell_the_kernel_side_wrote_down(tmp_path, written, 
     one_request._blame_death(run_, [2, 4, 7], tmp_path / one_request.AT_FILE)
     assert {i: "died" if o.died else "ran" for i, o in run_.outcomes.items()} == outcomes
     assert run_.lost is lost
+
+
+def test_the_faster_cell_names_are_ipykernels_own():
+    """The zygote swaps ipykernel's pure-Python murmur2 for one with numpy: every cell keeps
+    the name (file name, hence traceback and debugger mapping) ipykernel would give it."""
+    from ipykernel.compiler import get_tmp_hash_seed, murmur2_x86
+
+    rng = random.Random(7)
+    texts = [""] + ["".join(rng.choice("ab\n x=1é€😀\x00") for _ in range(n)) for n in range(1, 40)]
+    texts += ["".join(rng.choice("abcdefgh012345") for _ in range(31_785))]
+    for text in texts:
+        assert cells_kernel_side.murmur2_x86(text, get_tmp_hash_seed()) == murmur2_x86(text, get_tmp_hash_seed())
+
+
+def test_a_warm_kernel_names_its_cells_with_the_faster_hash(warm_kernels, one_message_runs):
+    nb = notebook(["import ipykernel.compiler as c\nprint(c.murmur2_x86.__module__)", "print('x')"])
+
+    async def go():
+        kernel = SandboxedKernel(nb, LIMITS)
+        try:
+            await kernel.run_notebook()
+        finally:
+            await kernel.close()
+    run(go())
+    assert nb.cells[0].outputs[0]["text"].strip() == "_grader_zygote_cells_kernel_side"

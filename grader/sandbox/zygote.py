@@ -195,6 +195,7 @@ def _warm_up() -> None:
     except OSError:
         pass                             # in bubblewrap, where that level never runs, it is not bound
     child.prebuild_shell()              # the kernels' IPython shell, built once
+    cells.faster_cell_names()           # and the hash that names each cell's code
 
 
 def _arguments():
