@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import shutil
 import sys
+import time
 
 import pytest
 
@@ -21,6 +23,13 @@ def test_unavailable_zygote_says_why(monkeypatch):
     monkeypatch.setattr(sys, "platform", "darwin")
     with pytest.raises(warm_env.WarmUnavailable, match="Linux"):
         zygote_handle.ZygoteHandle().start()
+
+
+def test_a_zygote_that_ends_before_it_is_ready_is_said_to_have_ended_not_to_be_slow():
+    started = time.monotonic()
+    with pytest.raises(warm_env.WarmUnavailable, match=r"exited \(status 1\) before it was ready"):
+        zygote_handle.ZygoteHandle(python=shutil.which("false") or "/bin/false", start_timeout=60).start()
+    assert time.monotonic() - started < 30      # it did not wait for the 60 s
 
 
 def test_without_a_zygote_the_warm_manager_falls_back_to_a_fresh_kernel(monkeypatch):

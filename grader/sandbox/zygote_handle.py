@@ -135,8 +135,7 @@ class ZygoteHandle:
         except ValueError:
             info = {}
         if not info.get("ready"):
-            why = info.get("error") or (f"no answer in {self.start_timeout:g} s" if not line
-                                        else line.decode(errors="replace").strip())
+            why = info.get("error") or (line.decode(errors="replace").strip() if line else self._silent_why())
             tail = self._log_tail()
             self._stop_locked()
             raise WarmUnavailable(f"the zygote did not start: {why}" + (f"\n{tail}" if tail else ""))
@@ -152,6 +151,15 @@ class ZygoteHandle:
         except ValueError as exc:
             raise WarmUnavailable(f"the zygote's sandbox: {exc}") from None
         return [bwrap.executable() or "bwrap", "--args", str(read), *cmd], (read,)
+
+    def _silent_why(self) -> str:
+        """Why no ready line came: the zygote ended first (its output closed), or time ran out."""
+        try:
+            code = self._proc.wait(timeout=1) if self._proc is not None else None
+        except subprocess.TimeoutExpired:
+            code = None
+        return (f"no answer in {self.start_timeout:g} s" if code is None
+                else f"it exited (status {code}) before it was ready")
 
     def _read_ready_line(self) -> bytes:
         assert self._proc is not None and self._proc.stdout is not None
