@@ -65,10 +65,20 @@ def build(name: str):
 
 
 def seen(nb) -> list:
-    """Each code cell's execution count and outputs (their metadata and %time's figures aside)."""
-    return [(c.get("execution_count"), TIMING.sub("<timing>", json.dumps(
-        [{k: v for k, v in o.items() if k != "metadata"} for o in c.get("outputs", [])], sort_keys=True)))
-        for c in nb.cells]
+    """Each code cell's execution count and outputs (their metadata and %time's figures aside;
+    consecutive stream outputs of one stream joined, as a notebook shows them: where ipykernel's
+    flush timer cuts a stream, in one path as in the other, is a race with the cell's threads)."""
+    def outputs(cell) -> list[dict]:
+        joined: list[dict] = []
+        for o in cell.get("outputs", []):
+            o = {k: v for k, v in o.items() if k != "metadata"}
+            if joined and o["output_type"] == "stream" == joined[-1]["output_type"] and o["name"] == joined[-1]["name"]:
+                joined[-1] = {**joined[-1], "text": joined[-1]["text"] + o["text"]}
+            else:
+                joined.append(o)
+        return joined
+    return [(c.get("execution_count"), TIMING.sub("<timing>", json.dumps(outputs(c), sort_keys=True)))
+            for c in nb.cells]
 
 
 async def grade_cells(name: str, one: bool, spy: list) -> tuple:
