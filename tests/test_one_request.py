@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import random
 import re
 import sys
@@ -170,10 +171,18 @@ def test_a_death_nothing_places_is_found_one_request_per_cell(warm_kernels, one_
     ("end 4", {2: "ran", 4: "ran", 7: "died"}, False),   # between cells: the next one, as a request would
     ("end 7", {2: "ran", 4: "ran", 7: "ran"}, False),    # after the last: nobody (the probe finds it dead)
     (None, {}, True),                               # no file: the caller runs the cells one by one
+    ("fifo", {}, True),         # what the kernel put there instead: a pipe (reading it would block)
+    ("link", {}, True),         # or a link (not followed)
 ])
 def test_a_death_goes_to_the_cell_the_kernel_side_wrote_down(tmp_path, written, outcomes, lost):
-    if written is not None:
-        (tmp_path / one_request.AT_FILE).write_text(f"{written}\n".ljust(32))
+    at = tmp_path / one_request.AT_FILE
+    if written == "fifo":
+        os.mkfifo(at)
+    elif written == "link":
+        (tmp_path / "elsewhere").write_text("start 4\n")
+        at.symlink_to(tmp_path / "elsewhere")
+    elif written is not None:
+        at.write_text(f"{written}\n".ljust(32))
     run_ = one_request.Run(lost=True, current=2, waiting=[4, 7])
     one_request._blame_death(run_, [2, 4, 7], tmp_path / one_request.AT_FILE)
     assert {i: "died" if o.died else "ran" for i, o in run_.outcomes.items()} == outcomes
@@ -203,3 +212,26 @@ def test_a_warm_kernel_names_its_cells_with_the_faster_hash(warm_kernels, one_me
             await kernel.close()
     run(go())
     assert nb.cells[0].outputs[0]["text"].strip() == "_grader_zygote_cells_kernel_side"
+
+
+FORGE = """k = get_ipython().kernel
+for content in ({"end": 0}, {"start": 1, "execution_count": "forged"}, {"stop": 2}, {"end": "x"}):
+    k.session.send(k.iopub_socket, "grader_cell", content, parent=k.get_parent(), ident=k._topic("grader_cell"))
+print("forged")"""
+
+
+def test_markers_a_notebook_forges_cost_it_only_its_own_cell_bookkeeping(warm_kernels, one_message_runs):
+    """A cell can send markers itself (it holds the kernel's session). It can only misfile
+    its own outputs: the run still ends, every cell runs once, counts stay ints or None."""
+    nb = notebook([FORGE, "a = 41", "a + 1"])
+
+    async def go():
+        kernel = SandboxedKernel(nb, LIMITS)
+        try:
+            return await kernel.run_notebook()
+        finally:
+            await kernel.close()
+    log = run(go())
+    assert log.finished and log.restarts == 0 and log.issues == []
+    assert all(c.execution_count is None or type(c.execution_count) is int for c in nb.cells)
+    assert any(o.get("data", {}).get("text/plain") == "42" for c in nb.cells for o in c.outputs)

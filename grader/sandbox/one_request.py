@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,7 +144,7 @@ def _blame_death(run: Run, order: list[int], at_file: Path) -> None:
     says one ended); those before it ran (what their lost markers said does not matter: the
     notebook runs again on a restart). Unreadable: `run.lost` stays, the caller finds the cell."""
     try:
-        what, index = at_file.read_text(encoding="ascii").split()
+        what, index = _read_small_file(at_file).split()
         at = order.index(int(index))
     except (OSError, ValueError):
         return
@@ -154,12 +156,26 @@ def _blame_death(run: Run, order: list[int], at_file: Path) -> None:
     run.lost, run.current, run.waiting = False, None, []
 
 
+def _read_small_file(path: Path, limit: int = 64) -> str:
+    """The first bytes of a plain file the kernel wrote, as ASCII. The kernel owns the
+    folder: a link is not followed, and a pipe or a device (a read that would block the
+    grader, or never end) is refused, with OSError."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path.name} is not a plain file")
+        return os.read(fd, limit).decode("ascii")
+    finally:
+        os.close(fd)
+
+
 def _begin(client: CappedClient, cell: NotebookNode, msg: dict) -> None:
     """What nbclient does as it sends a cell, and on its `execute_input`."""
     client.new_cell(probe=False)
     client.clear_before_next_output = False
     cell.outputs = []
-    cell["execution_count"] = msg["content"].get("execution_count")
+    count = msg["content"].get("execution_count")   # a notebook can forge a marker: nbformat wants an int
+    cell["execution_count"] = count if isinstance(count, int) and not isinstance(count, bool) else None
     if client.record_timing:
         cell["metadata"]["execution"] = {"iopub.status.busy": timestamp(msg), "iopub.execute_input": timestamp(msg)}
 
