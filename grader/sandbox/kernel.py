@@ -4,7 +4,8 @@
 network, private working directory, a subreaper init above it; under
 bubblewrap and in its own cgroups where the machine allows: see `levels`,
 `bwrap`, `cgroup`), runs the
-notebook cell by cell and keeps going past failing cells, then stays alive so
+notebook cell by cell (a warm kernel gets them all on one message: `one_request`)
+and keeps going past failing cells, then stays alive so
 the probe can ask it for values. A cell that kills the kernel, or that runs
 past its limit and ignores the interrupt, is skipped after a restart: the
 notebook is run again without it, so functions defined elsewhere still count.

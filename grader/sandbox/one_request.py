@@ -109,7 +109,7 @@ async def _run(client: CappedClient, cells, limit_of, run: Run) -> None:
                 return
             if loop.time() < deadline:
                 continue
-            if not interrupted:             # the alarm did not end it: as a cell's own request would
+            if not interrupted:             # its timer did not end it: interrupt, as for a cell's own request
                 interrupted = True
                 await client.km.interrupt_kernel()
                 deadline = loop.time() + ANSWER_S
