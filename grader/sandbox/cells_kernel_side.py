@@ -54,13 +54,21 @@ async def run_cells(kernel, at_path, stream, idents, parent) -> None:
     def mark(content):
         kernel.session.send(kernel.iopub_socket, MARK, content, parent=parent, ident=kernel._topic(MARK))
 
+    timer = None
     try:
         timer = CellTimer()
         at = os.open(at_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     except (OSError, AttributeError):
+        if timer is not None:
+            timer.close()
         if cells:
             mark({"stop": cells[0][0]})
         return
+    # what execute_request passes on to do_execute, for a request with this message's metadata
+    accepted = getattr(kernel, "_do_exec_accepted_params", {})
+    meta = parent.get("metadata") or {}
+    extra = {**({"cell_meta": meta} if accepted.get("cell_meta") else {}),
+             **({"cell_id": meta.get("cellId")} if accepted.get("cell_id") else {})}
     signal.signal(signal.SIGINT, signal.SIG_IGN)    # dispatch's post_handler_hook restores its own
     try:
         for index, source, seconds in cells:
@@ -71,7 +79,7 @@ async def run_cells(kernel, at_path, stream, idents, parent) -> None:
             # markers its IOPub thread had not sent yet (one_request.py)
             os.pwrite(at, f"start {index}\n".ljust(32).encode(), 0)
             mark({"start": index, "execution_count": kernel.shell.execution_count})
-            end = await one_cell(kernel, parent, source, seconds, timer)
+            end = await one_cell(kernel, source, seconds, timer, extra)
             os.pwrite(at, f"end {index}\n".ljust(32).encode(), 0)
             mark({"end": index, **end})
     finally:
@@ -79,16 +87,11 @@ async def run_cells(kernel, at_path, stream, idents, parent) -> None:
         os.close(at)
 
 
-async def one_cell(kernel, parent, source, seconds, timer) -> dict:
+async def one_cell(kernel, source, seconds, timer, extra) -> dict:
     """Run one cell as `Kernel.execute_request` would; what its reply says, and whether the
     timer fired."""
     began = time.monotonic()
     end = {}
-    # what execute_request passes on, for a request with this message's metadata
-    accepted = getattr(kernel, "_do_exec_accepted_params", {})
-    meta = parent.get("metadata") or {}
-    extra = {**({"cell_meta": meta} if accepted.get("cell_meta") else {}),
-             **({"cell_id": meta.get("cellId")} if accepted.get("cell_id") else {})}
     try:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         timer.arm(seconds)

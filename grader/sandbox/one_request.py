@@ -30,7 +30,6 @@ puts it on the cell that was sent. Where the file cannot be read, the death is o
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 import stat
 import time
@@ -39,6 +38,7 @@ from pathlib import Path
 from queue import Empty
 
 from nbclient.client import timestamp
+from nbclient.util import ensure_async
 from nbformat import NotebookNode
 
 from grader.sandbox.notebook_client import TIMEOUT_ENAME, CappedClient, ExecResult, outcome_of
@@ -104,7 +104,7 @@ async def _run(client: CappedClient, cells, limit_of, run: Run) -> None:
         try:
             msg = await kc.get_iopub_msg(timeout=max(0.01, min(1.0, deadline - loop.time())))
         except Empty:
-            if not await _alive(kc):
+            if not await ensure_async(kc.is_alive()):     # as nbclient asks it
                 run.lost = True
                 return
             if loop.time() < deadline:
@@ -190,8 +190,3 @@ def _end(client: CappedClient, cell: NotebookNode, msg: dict, interrupted: bool)
     reply = {"status": "ok"} if content.get("status") != "error" else {
         "status": "error", "ename": content.get("ename") or "Error", "evalue": content.get("evalue") or ""}
     return outcome_of(reply, cell, probe_mode=False)
-
-
-async def _alive(kc) -> bool:
-    alive = kc.is_alive()
-    return bool(await alive if inspect.isawaitable(alive) else alive)
