@@ -332,3 +332,22 @@ def test_submission_time_limit_stops_the_submission(tmp_path):
     assert "stopped at the submission time limit (10 s)" in r.message, (r.message, r.score)
     assert r.score == 0 and all(q.status == "not_run" for q in r.questions)
     assert seconds < 10 + 8, f"took {seconds:.0f} s for a 10 s limit"
+
+
+# -- a cell's time limit is the grader's to set --------------------------------------------
+
+def test_a_notebook_cannot_give_its_own_cell_a_longer_limit(tmp_path):
+    """`grader_timeout` in a cell's metadata is the key the grader's own cells (the probe's
+    requests) carry their limits in: a student's cell that carries it (a longer limit, or
+    one nbclient cannot read) gets the configured limit all the same, in both ways of
+    running cells."""
+    nb = notebook_with(SOLUTION, ["import time\ntime.sleep(6)\nprint('slept')", "after = 1"])
+    nb.cells[-2].metadata["grader_timeout"] = 60
+    nb.cells[-1].metadata["grader_timeout"] = "not a number"
+    path = write(nb, tmp_path, "longer")
+    for one in (True, False):
+        r = helpers.grade([path], tmp_path / f"out{one}", workers=1,
+                          cfg=config(cell_timeout=2, cells_in_one_request=one))["longer"]
+        cell = len(nb.cells) - 1       # the sleeping cell, counted from 1
+        assert r.notebook_issues == [f"cell {cell}: interrupted after 2 s"], (one, r.notebook_issues)
+        assert r.sandbox["restarts"] == 0 and r.score == r.max_score, (one, r.sandbox, r.score)

@@ -195,7 +195,13 @@ class SandboxedKernel:
             stderr.close()
 
     def _cell_timeout(self, cell) -> int:
-        return cell.get("metadata", {}).get("grader_timeout") or max(1, round(self.limits.cell_timeout))
+        """The configured limit; the grader's own cells (`execute`) carry theirs in their
+        metadata (`grader_timeout`). A notebook's cell may carry that key too: it is not the
+        student's to set (a longer limit, or one nbclient cannot read)."""
+        own = cell.get("metadata", {}).get("grader_timeout")
+        if own and not any(cell is mine for mine in self.nb.cells):
+            return own
+        return max(1, round(self.limits.cell_timeout))
 
     @property
     def pid(self) -> int | None:
