@@ -16,6 +16,9 @@ measured in this same run:
 - the grader process's CPU per submission and its share of the CPU the batch
   had (wall x cores), and the CPU of the warm kernels' parent and its kernels
   (from `--profile`'s last line);
+- cores busy: all that CPU over the wall time. What one worker keeps busy bounds
+  the efficiency two cores can give: with the same CPU, 2 workers take at least
+  CPU / 2 of wall, so efficiency <= (CPU / busy) / CPU = 1 / busy (1 worker);
 - the targets (issue 19): 40 copies of matrix_calculus, 2 workers: <= 0.30 s
   per submission and <= 0.25 x import torch; 200 copies: <= 0.25 s; efficiency
   >= 0.8.
@@ -200,6 +203,12 @@ def grade_copies(assignment: str, copies: int, workers: int, tmp: Path) -> dict:
             "wrong": verdict_problems(assignment, names, results, f"{assignment} x{copies} {workers}w:")}
 
 
+def busy(r: dict) -> float:
+    """Cores the batch kept busy on average: the grader's, its helpers' and the kernels' CPU
+    over the wall time."""
+    return (r["grader_cpu"] + r["kernels_cpu"]) / r["wall"]
+
+
 def record(args: argparse.Namespace) -> None:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     names = args.assignment or solutions()
@@ -218,7 +227,7 @@ def record(args: argparse.Namespace) -> None:
     print(f"{cores} cores, load {load}; python -c 'import torch': median {floor:.2f} s of {len(torch_times)} "
           f"(min {min(torch_times):.2f}, max {max(torch_times):.2f})")
     print(f"{'assignment':18s} {'copies':>6s} {'workers':>7s} {'wall':>7s} {'per sub':>8s} {'x torch':>8s} "
-          f"{'eff 1->2':>8s} {'grader CPU/sub':>14s} {'share':>6s} {'kernels CPU/sub':>15s}")
+          f"{'eff 1->2':>8s} {'grader CPU/sub':>14s} {'share':>6s} {'kernels CPU/sub':>15s} {'cores busy':>10s}")
     per = {(n, c, w): r["wall"] * w / c for n, c, w, r in rows}
     for name, copies, workers, r in rows:
         sub = per[(name, copies, workers)]
@@ -226,7 +235,7 @@ def record(args: argparse.Namespace) -> None:
         eff = f"{one / sub:8.2f}" if workers == 2 and one else " " * 8
         print(f"{name:18s} {copies:6d} {workers:7d} {r['wall']:6.1f}s {sub:7.3f}s {sub / floor:7.3f}x {eff} "
               f"{r['grader_cpu'] / copies:13.3f}s {100 * r['grader_cpu'] / (r['wall'] * cores):5.0f}% "
-              f"{r['kernels_cpu'] / copies:14.3f}s")
+              f"{r['kernels_cpu'] / copies:14.3f}s {busy(r):10.2f}")
     checks = []
     if ("matrix_calculus", 40, 2) in per:
         sub = per[("matrix_calculus", 40, 2)]
@@ -236,8 +245,10 @@ def record(args: argparse.Namespace) -> None:
         checks.append(f"matrix_calculus x200, 2 workers: {per[('matrix_calculus', 200, 2)]:.3f} s (target <= 0.25)")
     effs = [per[(n, c, 1)] / per[(n, c, 2)] for n, c, w in per if w == 2 and (n, c, 1) in per and c == 40]
     if effs:
+        ones = [busy(r) for n, c, w, r in rows if w == 1 and c == 40 and (n, c, 2) in per]
         checks.append(f"parallel efficiency 1 -> 2 workers, 40 copies: {min(effs):.2f} to {max(effs):.2f} "
-                      "(target >= 0.8)")
+                      f"(target >= 0.8); 1 worker keeps {min(ones):.2f} to {max(ones):.2f} cores busy, "
+                      f"which bounds it at {1 / max(ones):.2f} to {1 / min(ones):.2f}")
     for line in checks:
         print(line)
     say_verdicts(sum(copies for _, copies, _, _ in rows),
