@@ -19,6 +19,7 @@ import pytest
 from grader.batch import grade_batch
 from grader.checks.semantics import load_rubric
 from grader.sandbox import notebook_client
+from grader.sandbox import kernel as kernel_mod
 from grader.submissions import discover
 from helpers import RUBRIC, ROOT, config, grader_cli, grader_popen, notebook_with, SOLUTION, write
 
@@ -158,3 +159,35 @@ def test_a_grader_error_that_does_not_come_back_costs_nothing(tmp_path):
     assert result.message == "internal grader error (details in errors.log)"
     assert all(q.status == "not_run" and q.feedback == "internal grader error" for q in result.questions)
     assert log.read_text().count("(graded again)") == 1
+
+
+def test_a_probe_reply_lost_on_the_way_is_asked_once_more(tmp_path, monkeypatch):
+    """The kernel dropped a call's reply (its output channel flooded by a notebook's thread
+    on a loaded machine: the call ended, its execute_result never came). Here the grader's
+    client loses the first reply of the request for all questions and the first reply of
+    the question-by-question requests that follow: the question is asked once more and keeps
+    its score, where it used to get 'no readable result'."""
+    real_output = notebook_client.CappedClient.output
+    lost: list[str] = []
+
+    def output(self, outs, msg, display_id, cell_index):
+        source = self.nb.cells[0].source if self.probe_mode else ""
+        for kind in (".call_all(", ".call("):
+            if msg["msg_type"] == "execute_result" and kind in source and kind not in lost:
+                lost.append(kind)
+                return None
+        return real_output(self, outs, msg, display_id, cell_index)
+    monkeypatch.setattr(notebook_client.CappedClient, "output", output)
+    sent: list[str] = []
+    real_execute = kernel_mod.SandboxedKernel.execute
+
+    async def execute(self, code, timeout):
+        sent.append(code.split("(", 1)[0].rsplit(".", 1)[-1])
+        return await real_execute(self, code, timeout)
+    monkeypatch.setattr(kernel_mod.SandboxedKernel, "execute", execute)
+    subs = discover([SOLUTION])
+    result = asyncio.run(grade_batch(subs, load_rubric(RUBRIC), config(), tmp_path / "out", workers=1))[0]
+    assert lost == [".call_all(", ".call("]
+    assert result.score == result.max_score, [(q.id, q.feedback) for q in result.questions if q.score < q.max_score]
+    first = sent.index("call")
+    assert sent[first:first + 2] == ["call", "call"] and sent.count("call") == len(result.questions) + 1, sent

@@ -197,7 +197,14 @@ class ProbeSession:
         if not self.kernel.alive and not await self._recover():
             return [CallOutcome("crashed", error="the kernel could not be restarted") for _ in calls]
         payload = pack_request(QuestionCalls(fn, calls, watch_autograd).payload())
-        result = await self.kernel.execute(f"{self.name}.call('{payload}', globals())", timeout=_budget(calls))
+        code = f"{self.name}.call('{payload}', globals())"
+        result = await self.kernel.execute(code, timeout=_budget(calls))
+        if result.value_text is None and not (result.died or result.timed_out or result.error):
+            # The call ended but no single reply was shown: a reply lost on the way (a notebook's
+            # thread flooding the kernel's output channel with another request's messages made
+            # the kernel drop this one's, on a loaded machine), or replies forged beside the
+            # probe's. Asked once more: a lost reply comes then; forged ones come again.
+            result = await self.kernel.execute(code, timeout=_budget(calls))
         if result.died:
             why = ("the kernel died during the call" if not result.timed_out else
                    "the call ran past its time limit and could not be interrupted")
