@@ -200,10 +200,10 @@ class ProbeSession:
         code = f"{self.name}.call('{payload}', globals())"
         result = await self.kernel.execute(code, timeout=_budget(calls))
         if result.value_text is None and not (result.died or result.timed_out or result.error):
-            # The call ended but no single reply was shown: a reply lost on the way (a notebook's
-            # thread flooding the kernel's output channel with another request's messages made
-            # the kernel drop this one's, on a loaded machine), or replies forged beside the
-            # probe's. Asked once more: a lost reply comes then; forged ones come again.
+            # The call ended but no single reply was shown: a reply lost on the way (seen on a
+            # loaded machine while a notebook's thread flooded the kernel's output channel with
+            # another request's messages: nothing came in nbclient's 10 s), or replies forged
+            # beside the probe's. Asked once more: a lost reply comes then; forged ones again.
             result = await self.kernel.execute(code, timeout=_budget(calls))
         if result.died:
             why = ("the kernel died during the call" if not result.timed_out else
