@@ -337,8 +337,8 @@ def test_submission_time_limit_stops_the_submission(tmp_path):
 # -- a cell's time limit is the grader's to set --------------------------------------------
 
 def test_a_notebook_cannot_give_its_own_cell_a_longer_limit(tmp_path):
-    """`grader_timeout` in a cell's metadata is the key the grader's own cells (the probe's
-    requests) carry their limits in: a student's cell that carries it (a longer limit, or
+    """`grader_timeout` in a cell's metadata was the key the grader's own cells (the probe's
+    requests) carried their limits in: a student's cell that carries it (a longer limit, or
     one nbclient cannot read) gets the configured limit all the same, in both ways of
     running cells."""
     nb = notebook_with(SOLUTION, ["import time\ntime.sleep(6)\nprint('slept')", "after = 1"])

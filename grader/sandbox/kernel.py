@@ -66,6 +66,7 @@ class SandboxedKernel:
         self._skip: dict[int, CellIssue] = {}
         self._free_restarts = 0
         self._one_by_one = False        # a kernel died on the one message: one request per cell now
+        self._own_cell: tuple[NotebookNode, int] | None = None   # `execute`'s cell and its limit
         # where a zygote in bubblewrap can see them, should a warm kernel manager start this kernel
         self._root = Path(tempfile.mkdtemp(prefix="grader-", dir=warm_env.kernels_dir()))
         self.workdir = self._root / "work"           # the student's cwd and HOME
@@ -195,12 +196,11 @@ class SandboxedKernel:
             stderr.close()
 
     def _cell_timeout(self, cell) -> int:
-        """The configured limit; the grader's own cells (`execute`) carry theirs in their
-        metadata (`grader_timeout`). A notebook's cell may carry that key too: it is not the
-        student's to set (a longer limit, or one nbclient cannot read)."""
-        own = cell.get("metadata", {}).get("grader_timeout")
-        if own and not any(cell is mine for mine in self.nb.cells):
-            return own
+        """The configured limit, for every notebook cell whatever its metadata says; the
+        grader's own cell that `execute` is running has its own (held here, not in the cell,
+        where a notebook could have put one too)."""
+        if self._own_cell is not None and cell is self._own_cell[0]:
+            return self._own_cell[1]
         return max(1, round(self.limits.cell_timeout))
 
     @property
@@ -370,16 +370,16 @@ class SandboxedKernel:
             return ExecResult(died=True)
         # built as nbformat.v4.new_code_cell / new_notebook would, without validating them
         # against the schema (a millisecond per request): the grader's own code, in a known shape
-        cell = NotebookNode(cell_type="code", metadata=NotebookNode(grader_timeout=max(1, int(timeout + 0.999))),
-                            execution_count=None, source=code, outputs=[])
+        cell = NotebookNode(cell_type="code", metadata=NotebookNode(), execution_count=None, source=code, outputs=[])
         client = self._client
         client.new_cell(probe=True)
         # nbclient stores the executed cell into client.nb: give it a scratch notebook
         client.nb = NotebookNode(nbformat=4, nbformat_minor=5, metadata=NotebookNode(), cells=[cell])
+        self._own_cell = (cell, max(1, int(timeout + 0.999)))
         try:
             result = await self._execute(cell, 0)
         finally:
-            client.nb = self.nb
+            client.nb, self._own_cell = self.nb, None
         if result.died or (result.timed_out and not await self._responsive()):
             await self._kill()
             result.died = True
