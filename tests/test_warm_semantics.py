@@ -11,7 +11,7 @@ import pytest
 import grader.sandbox.kernel as kernel_mod
 from grader.sandbox import warm
 from grader.sandbox.kernel import SandboxedKernel
-from warm_helpers import LIMITS, SEMANTICS_CELLS, check_semantics, notebook, run
+from warm_helpers import LIMITS, SEMANTICS_CELLS, check_semantics, kernel_with_value, notebook, run
 from warm_helpers import warm_kernels, zygote  # noqa: F401 - fixtures (warm_kernels uses zygote)
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="warm kernels need Linux")
@@ -29,6 +29,19 @@ def test_notebook_runs_with_jupyter_semantics_in_a_warm_kernel(warm_kernels):
                 == str(warm_kernels.pid)
         finally:
             await kernel.close()
+    run(go())
+
+
+def test_a_warm_kernel_skips_the_debuggers_module_list_and_keeps_the_real_sys(warm_kernels):
+    # The list costs each forked kernel ~1,700 copy-on-write faults (zygote_child._no_module_list);
+    # what ipykernel's module reads of `sys` afterwards must be the interpreter's own.
+    code = ("import sys, ipykernel.ipkernel as k; "
+            "(k.sys is sys, len(get_ipython().kernel._kernel_modules), 'torch' in sys.modules)")
+
+    async def go():
+        async with kernel_with_value(code, LIMITS) as (kernel, value):
+            assert kernel._client.km.kernel_mode == "warm"
+            assert value == "(True, 0, True)", value
     run(go())
 
 
