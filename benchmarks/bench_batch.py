@@ -23,6 +23,15 @@ measured in this same run:
   per submission and <= 0.25 x import torch; 200 copies: <= 0.25 s; efficiency
   >= 0.8.
 
+--one-core adds, for each assignment and number of copies, a batch of 1 worker
+with the command (and so the kernels' parent, its kernels and the helpers) held
+to one core (sched_setaffinity), the row `1 (1 core)`, and the line "cores 1 ->
+2": per submission with 1 worker on 1 core / with 2 workers on 2 cores. That is
+the textbook parallel efficiency (the time on one processor over p times the time
+on p), which says whether the grader uses a second core fully; the efficiency
+above (1 worker / 2 workers, both on every core) says how much one worker already
+overlaps, and is what the target is about.
+
 --fresh-vs-warm is the earlier benchmark: N bundled-style submissions (the
 twelve matrix_calculus samples, each copied N/12 times under its own name)
 through `grade_batch`, once with warm kernels and once with fresh ones:
@@ -158,6 +167,7 @@ def fresh_vs_warm(args: argparse.Namespace) -> None:
 
 # -- the record: the real command on copies of each sample batch ---------------------------------
 
+WORKERS = {"1c": "1 (1 core)"}       # the --one-core batch's row
 KERNELS_CPU = re.compile(r"CPU: grader process ([0-9.]+) s.*?kernels ([0-9.]+) s", re.S)
 
 
@@ -178,9 +188,10 @@ def copy_solution(assignment: str, folder: Path, copies: int) -> dict[str, str]:
     return {f"copy{i:04d}": full for i in range(copies)}
 
 
-def grade_copies(assignment: str, copies: int, workers: int, tmp: Path) -> dict:
-    """Grade `copies` copies of the solution with the CLI; wall, the grader's CPU, the kernels'
-    CPU, and which copies did not get full marks."""
+def grade_copies(assignment: str, copies: int, workers: int, tmp: Path, one_core: bool = False) -> dict:
+    """Grade `copies` copies of the solution with the CLI (`one_core`: it and every process it
+    starts held to one core); wall, the grader's CPU, the kernels' CPU, and which copies did
+    not get full marks."""
     folder = tmp / f"{assignment}-{copies}"
     names = copy_solution(assignment, folder, copies)
     out = tmp / f"out-{assignment}-{copies}-{workers}"
@@ -190,7 +201,8 @@ def grade_copies(assignment: str, copies: int, workers: int, tmp: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")} | {"COLUMNS": "240"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    pin = (lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})) if one_core else None
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, preexec_fn=pin)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
@@ -200,7 +212,9 @@ def grade_copies(assignment: str, copies: int, workers: int, tmp: Path) -> dict:
     grader_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     results = [json.loads(p.read_text(encoding="utf-8")) for p in (out / "results").glob("*.json")]
     return {"wall": wall, "grader_cpu": grader_cpu, "kernels_cpu": float(found[2]) if found else float("nan"),
-            "wrong": verdict_problems(assignment, names, results, f"{assignment} x{copies} {workers}w:")}
+            "cores": 1 if one_core else None,
+            "wrong": verdict_problems(assignment, names, results, f"{assignment} x{copies} {workers}w"
+                                      f"{' 1 core' if one_core else ''}:")}
 
 
 def busy(r: dict) -> float:
@@ -217,24 +231,26 @@ def record(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         for name in names:
             for copies in args.copies:
-                for workers in args.workers:
-                    r = grade_copies(name, copies, workers, Path(tmp))
+                for workers in [*args.workers, *(["1c"] if args.one_core else [])]:
+                    r = grade_copies(name, copies, 1 if workers == "1c" else workers, Path(tmp), workers == "1c")
                     torch_times += import_torch_times(1)       # interleaved: the same load as the batches
                     rows.append((name, copies, workers, r))
-                    print(f"  {name} x{copies}, {workers} worker(s): {r['wall']:.1f} s", file=sys.stderr, flush=True)
+                    print(f"  {name} x{copies}, {WORKERS.get(workers, workers)} worker(s): {r['wall']:.1f} s",
+                          file=sys.stderr, flush=True)
     floor = statistics.median(torch_times)
     load = open("/proc/loadavg").read().split()[0] if os.path.exists("/proc/loadavg") else "?"
     print(f"{cores} cores, load {load}; python -c 'import torch': median {floor:.2f} s of {len(torch_times)} "
           f"(min {min(torch_times):.2f}, max {max(torch_times):.2f})")
-    print(f"{'assignment':18s} {'copies':>6s} {'workers':>7s} {'wall':>7s} {'per sub':>8s} {'x torch':>8s} "
+    print(f"{'assignment':18s} {'copies':>6s} {'workers':>11s} {'wall':>7s} {'per sub':>8s} {'x torch':>8s} "
           f"{'eff 1->2':>8s} {'grader CPU/sub':>14s} {'share':>6s} {'kernels CPU/sub':>15s} {'cores busy':>10s}")
-    per = {(n, c, w): r["wall"] * w / c for n, c, w, r in rows}
+    per = {(n, c, w): r["wall"] * (1 if w == "1c" else w) / c for n, c, w, r in rows}
     for name, copies, workers, r in rows:
         sub = per[(name, copies, workers)]
         one = per.get((name, copies, 1))
         eff = f"{one / sub:8.2f}" if workers == 2 and one else " " * 8
-        print(f"{name:18s} {copies:6d} {workers:7d} {r['wall']:6.1f}s {sub:7.3f}s {sub / floor:7.3f}x {eff} "
-              f"{r['grader_cpu'] / copies:13.3f}s {100 * r['grader_cpu'] / (r['wall'] * cores):5.0f}% "
+        print(f"{name:18s} {copies:6d} {WORKERS.get(workers, workers):>11} {r['wall']:6.1f}s {sub:7.3f}s "
+              f"{sub / floor:7.3f}x {eff} {r['grader_cpu'] / copies:13.3f}s "
+              f"{100 * r['grader_cpu'] / (r['wall'] * (r['cores'] or cores)):5.0f}% "
               f"{r['kernels_cpu'] / copies:14.3f}s {busy(r):10.2f}")
     checks = []
     if ("matrix_calculus", 40, 2) in per:
@@ -249,6 +265,10 @@ def record(args: argparse.Namespace) -> None:
         checks.append(f"parallel efficiency 1 -> 2 workers, 40 copies: {min(effs):.2f} to {max(effs):.2f} "
                       f"(target >= 0.8); 1 worker keeps {min(ones):.2f} to {max(ones):.2f} cores busy, "
                       f"which bounds it at {1 / max(ones):.2f} to {1 / min(ones):.2f}")
+    scaling = [per[(n, c, "1c")] / per[(n, c, 2)] for n, c, w in per if w == 2 and (n, c, "1c") in per]
+    if scaling:
+        checks.append(f"cores 1 -> 2 (1 worker on 1 core / 2 workers on 2 cores): {min(scaling):.2f} to "
+                      f"{max(scaling):.2f}: how fully a second core is used (not the target's measure)")
     for line in checks:
         print(line)
     say_verdicts(sum(copies for _, copies, _, _ in rows),
@@ -260,6 +280,8 @@ def main() -> None:
     parser.add_argument("--assignment", action="append", help="repeatable (default: every one with samples)")
     parser.add_argument("--copies", type=int, nargs="+", default=[40, 200])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--one-core", action="store_true",
+                        help="also 1 worker held to one core: the textbook efficiency, cores 1 -> 2")
     parser.add_argument("--fresh-vs-warm", action="store_true", help="the earlier warm-against-fresh benchmark")
     parser.add_argument("--n", type=int, default=200, help="--fresh-vs-warm: submissions")
     parser.add_argument("--skip-fresh", action="store_true", help="--fresh-vs-warm: warm batch only")
