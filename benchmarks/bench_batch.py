@@ -167,7 +167,6 @@ def fresh_vs_warm(args: argparse.Namespace) -> None:
 
 # -- the record: the real command on copies of each sample batch ---------------------------------
 
-WORKERS = {"1c": "1 (1 core)"}       # the --one-core batch's row
 KERNELS_CPU = re.compile(r"CPU: grader process ([0-9.]+) s.*?kernels ([0-9.]+) s", re.S)
 
 
@@ -212,9 +211,12 @@ def grade_copies(assignment: str, copies: int, workers: int, tmp: Path, one_core
     grader_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     results = [json.loads(p.read_text(encoding="utf-8")) for p in (out / "results").glob("*.json")]
     return {"wall": wall, "grader_cpu": grader_cpu, "kernels_cpu": float(found[2]) if found else float("nan"),
-            "cores": 1 if one_core else None,
-            "wrong": verdict_problems(assignment, names, results, f"{assignment} x{copies} {workers}w"
-                                      f"{' 1 core' if one_core else ''}:")}
+            "one_core": one_core, "wrong": verdict_problems(assignment, names, results,
+                                                            f"{assignment} x{copies} {workers_label(workers, one_core)}:")}
+
+
+def workers_label(workers: int, one_core: bool) -> str:
+    return f"{workers} (1 core)" if one_core else str(workers)
 
 
 def busy(r: dict) -> float:
@@ -231,11 +233,11 @@ def record(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         for name in names:
             for copies in args.copies:
-                for workers in [*args.workers, *(["1c"] if args.one_core else [])]:
-                    r = grade_copies(name, copies, 1 if workers == "1c" else workers, Path(tmp), workers == "1c")
+                for workers, one_core in [*((w, False) for w in args.workers), *([(1, True)] if args.one_core else [])]:
+                    r = grade_copies(name, copies, workers, Path(tmp), one_core)
                     torch_times += import_torch_times(1)       # interleaved: the same load as the batches
                     rows.append((name, copies, workers, r))
-                    print(f"  {name} x{copies}, {WORKERS.get(workers, workers)} worker(s): {r['wall']:.1f} s",
+                    print(f"  {name} x{copies}, {workers_label(workers, one_core)} worker(s): {r['wall']:.1f} s",
                           file=sys.stderr, flush=True)
     floor = statistics.median(torch_times)
     load = open("/proc/loadavg").read().split()[0] if os.path.exists("/proc/loadavg") else "?"
@@ -243,14 +245,15 @@ def record(args: argparse.Namespace) -> None:
           f"(min {min(torch_times):.2f}, max {max(torch_times):.2f})")
     print(f"{'assignment':18s} {'copies':>6s} {'workers':>11s} {'wall':>7s} {'per sub':>8s} {'x torch':>8s} "
           f"{'eff 1->2':>8s} {'grader CPU/sub':>14s} {'share':>6s} {'kernels CPU/sub':>15s} {'cores busy':>10s}")
-    per = {(n, c, w): r["wall"] * (1 if w == "1c" else w) / c for n, c, w, r in rows}
+    per = {(n, c, w): r["wall"] * w / c for n, c, w, r in rows if not r["one_core"]}
+    one_core = {(n, c): r["wall"] / c for n, c, w, r in rows if r["one_core"]}
     for name, copies, workers, r in rows:
-        sub = per[(name, copies, workers)]
+        sub = r["wall"] * workers / copies
         one = per.get((name, copies, 1))
         eff = f"{one / sub:8.2f}" if workers == 2 and one else " " * 8
-        print(f"{name:18s} {copies:6d} {WORKERS.get(workers, workers):>11} {r['wall']:6.1f}s {sub:7.3f}s "
+        print(f"{name:18s} {copies:6d} {workers_label(workers, r['one_core']):>11} {r['wall']:6.1f}s {sub:7.3f}s "
               f"{sub / floor:7.3f}x {eff} {r['grader_cpu'] / copies:13.3f}s "
-              f"{100 * r['grader_cpu'] / (r['wall'] * (r['cores'] or cores)):5.0f}% "
+              f"{100 * r['grader_cpu'] / (r['wall'] * (1 if r['one_core'] else cores)):5.0f}% "
               f"{r['kernels_cpu'] / copies:14.3f}s {busy(r):10.2f}")
     checks = []
     if ("matrix_calculus", 40, 2) in per:
@@ -261,11 +264,11 @@ def record(args: argparse.Namespace) -> None:
         checks.append(f"matrix_calculus x200, 2 workers: {per[('matrix_calculus', 200, 2)]:.3f} s (target <= 0.25)")
     effs = [per[(n, c, 1)] / per[(n, c, 2)] for n, c, w in per if w == 2 and (n, c, 1) in per and c == 40]
     if effs:
-        ones = [busy(r) for n, c, w, r in rows if w == 1 and c == 40 and (n, c, 2) in per]
+        ones = [busy(r) for n, c, w, r in rows if w == 1 and c == 40 and not r["one_core"] and (n, c, 2) in per]
         checks.append(f"parallel efficiency 1 -> 2 workers, 40 copies: {min(effs):.2f} to {max(effs):.2f} "
                       f"(target >= 0.8); 1 worker keeps {min(ones):.2f} to {max(ones):.2f} cores busy, "
                       f"which bounds it at {1 / max(ones):.2f} to {1 / min(ones):.2f}")
-    scaling = [per[(n, c, "1c")] / per[(n, c, 2)] for n, c, w in per if w == 2 and (n, c, "1c") in per]
+    scaling = [one_core[(n, c)] / per[(n, c, 2)] for n, c in one_core if (n, c, 2) in per]
     if scaling:
         checks.append(f"cores 1 -> 2 (1 worker on 1 core / 2 workers on 2 cores): {min(scaling):.2f} to "
                       f"{max(scaling):.2f}: how fully a second core is used (not the target's measure)")

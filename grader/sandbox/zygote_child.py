@@ -34,11 +34,13 @@ serving) and adopted by each kernel (`_adopt_shell`): the shell state is module
 state here, so it must live in the module the kernel runs.
 """
 
+import contextlib
 import os
 import re
 import signal
 import sys
 import traceback
+import types
 
 # launcher.py's and cells_kernel_side.py's modules, handed over by `zygote._load` before this
 # runs: siblings loaded by path, not importable by name (see zygote.py).
@@ -106,36 +108,30 @@ class _SysWithoutModules:
     """`sys` as `ipykernel.ipkernel` sees it while the kernel is built: every attribute is the
     real one, but `sys.modules.copy()` is empty."""
 
-    class _Modules:
-        @staticmethod
-        def copy() -> dict:
-            return {}
-
-    modules = _Modules()
+    modules = types.SimpleNamespace(copy=dict)
 
     def __getattr__(self, name):
         return getattr(sys, name)
 
 
-class _no_module_list:
+@contextlib.contextmanager
+def _no_module_list():
     """IPythonKernel.__init__ lists the file of every module in `sys.modules` (1,700 of them,
     torch's), for its debugger only (which a grading kernel never starts). In a forked kernel
     that walk writes the reference count of every inherited module object and file name: about
     1,700 copy-on-write page faults, 5 ms of each kernel's start. Within this block the kernel
-    finds no modules to list; anything else `ipykernel.ipkernel` reads of `sys` is the real one."""
+    finds no modules to list; anything else `ipykernel.ipkernel` reads of `sys` is the real one
+    (an ipykernel that no longer names `sys` there is left alone)."""
+    import ipykernel.ipkernel as ipkernel
 
-    def __enter__(self):
-        try:
-            import ipykernel.ipkernel as ipkernel
-        except ImportError:
-            ipkernel = None
-        self.module = ipkernel if getattr(ipkernel, "sys", None) is sys else None
-        if self.module is not None:
-            self.module.sys = _SysWithoutModules()
-
-    def __exit__(self, *exc) -> None:
-        if self.module is not None:
-            self.module.sys = sys
+    if getattr(ipkernel, "sys", None) is not sys:
+        yield
+        return
+    ipkernel.sys = _SysWithoutModules()
+    try:
+        yield
+    finally:
+        ipkernel.sys = sys
 
 
 def _become_kernel(args: list, threads, parent: int) -> None:
