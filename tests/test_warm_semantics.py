@@ -3,6 +3,7 @@ kernels still work."""
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 import grader.sandbox.kernel as kernel_mod
 from grader.sandbox import warm
 from grader.sandbox.kernel import SandboxedKernel
-from warm_helpers import LIMITS, SEMANTICS_CELLS, check_semantics, kernel_with_value, notebook, run
+from warm_helpers import LIMITS, SEMANTICS_CELLS, check_semantics, kernel_with_value, notebook, outputs, run
 from warm_helpers import warm_kernels, zygote  # noqa: F401 - fixtures (warm_kernels uses zygote)
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="warm kernels need Linux")
@@ -43,6 +44,43 @@ def test_a_warm_kernel_skips_the_debuggers_module_list_and_keeps_the_real_sys(wa
             assert kernel._client.km.kernel_mode == "warm"
             assert value == "(True, 0, True)", value
     run(go())
+
+
+RAISES = "def g():\n    return undefined_name + 1\n\n\ng()"
+SET_UP = ("import inspect, linecache\nfrom pygments.lexers.python import PythonLexer\n"
+          "('_tokens' in PythonLexer.__dict__, len(inspect._filesbymodname) > 1000, "
+          "[name for name in linecache.cache if 'warm-up' in name])")
+
+
+def _traceback(cell) -> list[str]:
+    errors = [o for o in cell.get("outputs", []) if o["output_type"] == "error"]
+    assert len(errors) == 1 and errors[0]["ename"] == "NameError", cell.get("outputs")
+    return errors[0]["traceback"]
+
+
+def test_a_warm_kernels_first_traceback_was_set_up_in_the_zygote_and_reads_the_same(zygote, monkeypatch):
+    # zygote_child.warm_tracebacks: before any traceback of its own, a warm kernel finds the
+    # lexer's regexes compiled and the module-to-file map made (70-100 ms of its first
+    # traceback otherwise), and nothing of the warm-up in linecache; the traceback it then
+    # shows is the one a fresh kernel shows.
+    async def go():
+        kernel = SandboxedKernel(notebook([SET_UP, RAISES]), LIMITS)
+        try:
+            log = await kernel.run_notebook()
+            assert log.finished, log.issues
+            return log.kernel, kernel.nb
+        finally:
+            await kernel.close()
+
+    mode, fresh = run(go())
+    assert mode == "fresh"
+    monkeypatch.setattr(kernel_mod, "AsyncKernelManager", functools.partial(warm.WarmKernelManager, zygote=zygote))
+    mode, warmed = run(go())
+    assert mode == "warm"
+    assert outputs(warmed.cells[0]) == [("execute_result", {"text/plain": "(True, True, [])"})]
+    assert outputs(fresh.cells[0]) == [("execute_result", {"text/plain": "(False, False, [])"})]
+    assert "undefined_name" in "".join(_traceback(warmed.cells[1]))
+    assert _traceback(warmed.cells[1]) == _traceback(fresh.cells[1])
 
 
 def test_fresh_kernels_still_work():

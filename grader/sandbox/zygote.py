@@ -195,6 +195,7 @@ def _warm_up() -> None:
     except OSError:
         pass                             # in bubblewrap, where that level never runs, it is not bound
     child.prebuild_shell()              # the kernels' IPython shell, built once
+    child.warm_tracebacks()             # and its first traceback's set-up
     cells.faster_cell_names()           # and the hash that names each cell's code
 
 
