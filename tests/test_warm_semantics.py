@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,10 @@ def test_a_warm_kernels_first_traceback_was_set_up_in_the_zygote_and_reads_the_s
 
     mode, fresh = run(go())
     assert mode == "fresh"
+    # the zygote sets it up once it has been idle (zygote_server.IDLE_S), not before its ready line
+    deadline = time.monotonic() + 30
+    while zygote.ping()["idle_setups"] and time.monotonic() < deadline:
+        time.sleep(0.05)
     monkeypatch.setattr(kernel_mod, "AsyncKernelManager", functools.partial(warm.WarmKernelManager, zygote=zygote))
     mode, warmed = run(go())
     assert mode == "warm"

@@ -195,7 +195,6 @@ def _warm_up() -> None:
     except OSError:
         pass                             # in bubblewrap, where that level never runs, it is not bound
     child.prebuild_shell()              # the kernels' IPython shell, built once
-    child.warm_tracebacks()             # and its first traceback's set-up
     cells.faster_cell_names()           # and the hash that names each cell's code
 
 
@@ -241,7 +240,9 @@ def _get_ready(opts):
     os.chmod(opts.socket, 0o600)
     listen.listen(64)
     keep = {int(fd) for fd in os.listdir("/proc/self/fd")} - {listen.fileno()}
-    zygote = server.ZygoteServer(listen, opts.parent, keep, opts.uid_per_kernel)
+    # a kernel's first traceback, set up here once the zygote is idle (a quarter of a second
+    # that the batch's first kernels would otherwise wait for)
+    zygote = server.ZygoteServer(listen, opts.parent, keep, opts.uid_per_kernel, idle=(child.warm_tracebacks,))
     keep.discard(zygote.wake_r)
     keep.discard(zygote.wake_w)
     import torch

@@ -10,6 +10,7 @@ it is the parent of every kernel and reaps it, so a pid it signals can never hav
 been reused. What a forked child does before it is a kernel is zygote_child.py's.
 """
 
+import gc
 import json
 import os
 import select
@@ -27,6 +28,7 @@ child = globals()["child"]
 
 SO_PEERCRED = getattr(socket, "SO_PEERCRED", 17)
 MAX_FDS = 8                     # stdin, stdout, stderr and the kernel's cgroup.procs files
+IDLE_S = 0.05                   # no request for this long: the zygote is idle
 
 
 CLONE_NEWNS = 0x00020000
@@ -51,8 +53,12 @@ def _peer_pid(conn: socket.socket) -> int:
 class ZygoteServer:
     """The zygote's serving state: its kernels and their connections to the grader."""
 
-    def __init__(self, listen: socket.socket, parent: int, keep: set, uid_per_kernel: bool = False):
+    def __init__(self, listen: socket.socket, parent: int, keep: set, uid_per_kernel: bool = False,
+                 idle: tuple = ()):
         self.uid_per_kernel = uid_per_kernel
+        # set-ups run once the zygote has had nothing to do for IDLE_S (`_when_idle`), not before
+        # the ready line, where the batch's first kernels would wait for them
+        self.idle = list(idle)
         self.listen = listen
         self.parent = parent
         self.keep = keep
@@ -68,7 +74,10 @@ class ZygoteServer:
         launcher._libc().prctl(launcher.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         while True:
             conns = list(self.kernels.values())
-            timeout = 0.2 if time.monotonic() < self.sweep_until else None
+            sweeping = time.monotonic() < self.sweep_until
+            timeout = 0.2 if sweeping else None
+            if self.idle:
+                timeout = min(timeout or IDLE_S, IDLE_S)
             try:
                 ready, _, _ = select.select([self.listen, self.wake_r, 0, *conns], [], [], timeout)
             except InterruptedError:
@@ -78,9 +87,20 @@ class ZygoteServer:
                 self.shutdown()
                 return
             try:
-                self.step(ready, conns, swept=timeout is not None)
+                if not ready and self.idle:
+                    self._when_idle()
+                self.step(ready, conns, swept=sweeping)
             except Exception:  # noqa: BLE001 - keep serving the other kernels; say what broke
                 log("error while serving:\n" + traceback.format_exc())
+
+    def _when_idle(self) -> None:
+        """Run the set-ups kernels forked from now on inherit, once; then freeze what they made,
+        as the start froze the imports (no collection of a child walks it)."""
+        todo, self.idle = self.idle, []
+        for setup in todo:
+            setup()
+        gc.collect()
+        gc.freeze()
 
     def step(self, ready: list, conns: list, swept: bool) -> None:
         if self.wake_r in ready:
@@ -217,7 +237,7 @@ class ZygoteServer:
             return
         op = req.get("op")
         if op == "ping":
-            _send(conn, {"pong": os.getpid(), "kernels": len(self.kernels)})
+            _send(conn, {"pong": os.getpid(), "kernels": len(self.kernels), "idle_setups": len(self.idle)})
             conn.close()
         elif op == "launch":
             self.launch(conn, req, fds)
