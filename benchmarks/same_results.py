@@ -23,6 +23,7 @@ import difflib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -46,6 +47,8 @@ def grade_all(checkout: Path, out: Path, names: list[str], extra: list[str]) -> 
     env.update(PYTHONPATH=str(checkout), COLUMNS="200", NO_COLOR="1")
     started = time.perf_counter()
     for name in names:
+        # a fresh folder: a batch log left by an earlier run would be appended to (a rerun resumes)
+        shutil.rmtree(out / name, ignore_errors=True)
         cmd = [sys.executable, "-m", "grader.cli.main", "grade", f"samples/{name}", "-a", name,
                "-o", str(out / name), "--force", *extra]
         done = subprocess.run(cmd, cwd=checkout, env=env, capture_output=True, text=True)
