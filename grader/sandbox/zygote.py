@@ -41,7 +41,8 @@ The process is three files, each loaded by path (the zygote's bubblewrap binds
 them, and launcher.py, one by one: `warm_env.ZygoteSandbox.options`):
 
 * this script: the start (imports, the shell built once, `gc.freeze`, the
-  private /proc of a zygote in bubblewrap) and the ready line;
+  private /proc of a zygote in bubblewrap) and the ready line; what can wait
+  (a kernel's first traceback, set up once) runs once it is idle;
 * `zygote_server.py`: the serving loop (accept, fork, signal, kill, reap);
 * `zygote_child.py`: what a forked child does before it is a kernel (cgroups,
   rlimits and network as `launcher.apply`, a uid of its own, the process layout
