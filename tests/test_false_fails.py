@@ -4,8 +4,11 @@ probe relies on, in the kernel; numbers of the numeric tower cross the boundary.
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
+import subprocess
+import sys
 
 import nbformat
 import numpy as np
@@ -293,3 +296,40 @@ def test_a_function_whose_cell_failed_says_which_cell_and_line(kernel_run):
     cell, _, why = issue.partition(": ")
     assert why == "SyntaxError: expected ':' (line 2)", issue    # line 1 of the code, after 1 blank line
     assert lost["grad_inner"].feedback == f"`grad_inner` is not defined in the notebook: its cell ({cell}) failed: {why}"
+
+
+# Cells Python cannot parse: IPython's transformation makes the first ones run (the scan must
+# see what they define), and cannot change the others (a plain syntax error), for which the
+# scan no longer imports IPython (0.3 s on the grader's event loop).
+IPYTHON_SYNTAX = ["    def f(x):\n        return 2 * x\n", ">>> def f(x):\n...     return 2 * x\n",
+                  "In [1]: def f(x):\n   ...:     return 2 * x\n", "def f(x):\n    return 2 * x\nf?\n",
+                  "x = !ls\ndef f(x):\n    return 2 * x\n", "/print 1\ndef f(x):\n    return 2 * x\n",
+                  ",print a b\ndef f(x):\n    return 2 * x\n", "\n\n  def f(x):\n      return 2 * x\n"]
+PLAIN_ERRORS = ["def f(x):\n    return torch.linalg.inv(x.T\n", "def f(x)\n    return 2 * x\n",
+                "def f(x):\nreturn 2 * x\n", "x = [1, 2\n", "print 'hello'\n", "def f(x):\n    return x..T\n"]
+
+
+@pytest.mark.parametrize("source", IPYTHON_SYNTAX + PLAIN_ERRORS)
+def test_a_cell_is_scanned_exactly_where_ipythons_transformation_makes_it_parse(source):
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    from grader.checks import static
+    try:
+        ast.parse(TransformerManager().transform_cell(source))
+        runs = True
+    except SyntaxError:
+        runs = False
+    assert runs == (source in IPYTHON_SYNTAX)
+    assert static._ipython_may_change(source) or not runs
+    assert (static._parse(source) is not None) == runs
+    if runs:
+        assert "f" in _code(source).functions
+
+
+def test_a_plain_syntax_error_is_judged_without_importing_ipython():
+    code = ("import sys, nbformat\nfrom grader.checks.static import NotebookCode\n"
+            f"cells = [nbformat.v4.new_code_cell(s) for s in {PLAIN_ERRORS!r}]\n"
+            "found = NotebookCode(nbformat.v4.new_notebook(cells=cells)).functions\n"
+            "print(sorted(found), 'IPython' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["[]", "False"], done.stderr

@@ -87,20 +87,37 @@ def _parse(source: str) -> ast.Module | None:
     in place of the one that runs: IPython's syntax must parse. Plain Python first; then
     each magic or shell line made `pass` at its indentation (a `%time f(x)` alone in a
     loop's body keeps the loop valid, and line numbers stay); then IPython's own
-    transformation (imported only for such a cell: a third of a second)."""
+    transformation (imported only for a cell it may change: a third of a second)."""
     tree = _try_parse(source)
     first = source.lstrip()
     if tree is None and (not first.startswith("%%") or first.startswith(_PYTHON_CELL_MAGICS)):
         tree = _try_parse("\n".join(
             ln[:len(ln) - len(ln.lstrip())] + "pass" if ln.lstrip().startswith(("%", "!")) else ln
             for ln in source.splitlines()))
-    if tree is None:
+    if tree is None and _ipython_may_change(source):
         try:
             from IPython.core.inputtransformer2 import TransformerManager
             tree = _try_parse(TransformerManager().transform_cell(source))
         except Exception:  # noqa: BLE001 - a cell IPython cannot transform does not run either
             return None
     return tree
+
+
+#: a prompt IPython strips from a pasted session (`>>>`, `...`, `In [1]:`, vi mode's `[nav]`)
+_PROMPTS = (">>>", "...", "In [", "[nav]", "[ins]")
+
+
+def _ipython_may_change(source: str) -> bool:
+    """Whether IPython's input transformation (IPython.core.inputtransformer2) may change this
+    cell: it acts only on its escapes (`%` `!` `?` anywhere: magics, shell, help, `x = !cmd`;
+    `,` `;` `/` at a line's start: autocall), a pasted session's prompts and an indented first
+    line. A cell with none of them that Python cannot parse does not run either; finding that
+    out cost importing IPython (about 0.3 s, on the event loop that serves every worker)."""
+    if any(escape in source for escape in "%!?"):
+        return True
+    lines = [line for line in source.splitlines() if line.strip()]
+    return bool(lines) and (lines[0][:1].isspace() or
+                            any(line.lstrip().startswith((",", ";", "/", *_PROMPTS)) for line in lines))
 
 
 def _try_parse(source: str) -> ast.Module | None:
