@@ -317,11 +317,13 @@ def warm_tracebacks() -> None:
     name, source = "<grader-zygote-warm-up>", "def f():\n    return undefined_name\n\n\nf()\n"
     linecache.cache[name] = (len(source), None, source.splitlines(True), name)
     try:
-        from IPython.core import interactiveshell
+        from IPython.core import interactiveshell, ultratb
         from ipykernel.zmqshell import ZMQInteractiveShell
-        from stack_data import Source
 
-        Source.for_filename(interactiveshell.__file__)
+        # the parser IPython's tracebacks use (stack_data, over executing), as ultratb found it
+        stack_source = getattr(getattr(ultratb, "stack_data", None), "Source", None)
+        if stack_source is not None:
+            stack_source.for_filename(interactiveshell.__file__)
         try:
             exec(compile(source, name, "exec"), {})
         except NameError:
