@@ -233,7 +233,8 @@ def record(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         for name in names:
             for copies in args.copies:
-                for workers, one_core in [*((w, False) for w in args.workers), *([(1, True)] if args.one_core else [])]:
+                runs = [(w, False) for w in args.workers] + ([(1, True)] if args.one_core else [])
+                for workers, one_core in runs:
                     r = grade_copies(name, copies, workers, Path(tmp), one_core)
                     torch_times += import_torch_times(1)       # interleaved: the same load as the batches
                     rows.append((name, copies, workers, r))

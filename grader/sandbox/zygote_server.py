@@ -75,9 +75,7 @@ class ZygoteServer:
         while True:
             conns = list(self.kernels.values())
             sweeping = time.monotonic() < self.sweep_until
-            timeout = 0.2 if sweeping else None
-            if self.idle:
-                timeout = min(timeout or IDLE_S, IDLE_S)
+            timeout = IDLE_S if self.idle else 0.2 if sweeping else None
             try:
                 ready, _, _ = select.select([self.listen, self.wake_r, 0, *conns], [], [], timeout)
             except InterruptedError:
