@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -86,6 +87,19 @@ def test_profile_prints_where_the_time_went(profiled):
         assert f"│ {row} " in profiled["stderr"], (row, profiled["stderr"])
     assert "2 graded, 2 workers" in err and "per submission (wall x workers / submissions)" in err, err
     assert "CPU: grader process" in err and "warm kernels' parent and kernels" in err, err
+
+
+def test_profile_says_what_no_worker_shortens(profiled):
+    """The serial part: the warm parent became ready after its own imports and before the
+    command ended, and the serial part is that wait plus the batch's end."""
+    err = " ".join(profiled["stderr"].split())
+    wall = float(re.search(r"wall ([0-9.]+) s", err)[1])
+    found = re.search(r"serial: ([0-9.]+) s, no worker shortens it \(the kernels' parent ready ([0-9.]+) s after "
+                      r"the command started, its imports ([0-9.]+) s; the batch's end ([0-9.]+) s\)", err)
+    assert found, err
+    serial, ready, imports, end = map(float, found.groups())
+    assert 0 < imports < ready < wall and 0 <= end < wall - ready, (imports, ready, end, wall)
+    assert serial == pytest.approx(ready + end, abs=0.011)
 
 
 def test_the_command_leaves_without_waiting_and_leaves_nothing(profiled):

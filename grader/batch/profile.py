@@ -13,7 +13,12 @@ A batch's wall time, times its workers, shared out over its submissions:
 
 Beside them, not part of the sum: each kernel's close (in the background, while
 the next kernel starts), and the CPU seconds of this process and of the warm
-kernels' parent with its kernels, against the wall time of the cores.
+kernels' parent with its kernels, against the wall time of the cores. And the
+batch's serial part: until the warm kernels' parent is ready no kernel runs, and
+after the last result there is only the batch's end, however many workers there
+are. With N workers a batch takes at least serial + (rest / N), so from 1 to 2
+workers the parallel efficiency (wall 1 / (2 x wall 2)) is at most
+wall 1 / (wall 1 + serial 1).
 """
 
 from __future__ import annotations
@@ -55,12 +60,27 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+def _zygotes() -> list:
+    from grader.sandbox import warm_shared      # only once a batch has run (not for `grader --help`)
+    return list(warm_shared._shared.values())
+
+
+def parent_ready() -> tuple[float, float] | None:
+    """(seconds from this process's start to its first warm kernels' parent being ready, that
+    parent's imports in seconds, as it timed them); None: no warm parent (fresh kernels)."""
+    ready = [z for z in _zygotes() if z.ready_at is not None]
+    if not ready:
+        return None
+    first = min(ready, key=lambda z: z.ready_at)
+    return process_age() - (time.perf_counter() - first.ready_at), float(first.info.get("import_s", 0.0))
+
+
 def kernels_cpu_seconds() -> float:
     """CPU seconds of this process's warm kernels' parents and every kernel they reaped
     (a parent in bubblewrap is bwrap's child)."""
-    from grader.sandbox import launcher, warm_shared      # only once a batch has run (not for `grader --help`)
+    from grader.sandbox import launcher
     total = 0.0
-    for zygote in list(warm_shared._shared.values()):
+    for zygote in _zygotes():
         pid = zygote.pid
         if pid is not None:
             total += cpu_seconds(pid) + sum(cpu_seconds(c) for c in launcher.children_of(pid))
@@ -117,4 +137,9 @@ class BatchProfile:
         table.caption = (f"CPU: grader process {mine:.2f} s ({100 * mine / max(wall * cores, 1e-9):.0f}% of "
                          f"{cores} cores x wall), its helpers (the summary's drawing, probes) {helpers:.2f} s, "
                          f"warm kernels' parent and kernels {kernels:.2f} s")
+        if (parent := parent_ready()) is not None:
+            ready, imports = parent
+            table.caption += (f"\nserial: {ready + wall - ended:.2f} s, no worker shortens it (the kernels' "
+                              f"parent ready {ready:.2f} s after the command started, its imports {imports:.2f} s; "
+                              f"the batch's end {wall - ended:.2f} s)")
         return table

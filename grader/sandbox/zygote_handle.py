@@ -53,6 +53,7 @@ class ZygoteHandle:
         self.preload = preload
         self.info: dict = {}
         self.start_seconds: float | None = None
+        self.ready_at: float | None = None      # time.perf_counter() when its ready line came
         self._proc: subprocess.Popen | None = None
         self._dir: Path | None = None
         self._lock = threading.Lock()
@@ -84,7 +85,8 @@ class ZygoteHandle:
             started = time.perf_counter()
             self._spawn()
             self.info = self._wait_ready()
-            self.start_seconds = time.perf_counter() - started
+            self.ready_at = time.perf_counter()
+            self.start_seconds = self.ready_at - started
             assert self._proc is not None and self._proc.stdout is not None
             self._proc.stdout.close()           # the zygote wrote its last line
             return self
