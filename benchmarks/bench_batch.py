@@ -26,6 +26,10 @@ measured in this same run:
   per submission and <= 0.25 x import torch; 200 copies: <= 0.25 s; efficiency
   >= 0.8.
 
+--repeat N grades each batch N times (1 worker, 2 workers, 1, 2, ...: this VM's speed drifts
+by 15-30 % within an hour, and alternating gives both the same drift) and reports each
+measure's median.
+
 --one-core adds, for each assignment and number of copies, a batch of 1 worker
 with the command (and so the kernels' parent, its kernels and the helpers) held
 to one core (sched_setaffinity), the row `1 (1 core)`, and the line "cores 1 ->
@@ -225,6 +229,16 @@ def workers_label(workers: int, one_core: bool) -> str:
     return f"{workers} (1 core)" if one_core else str(workers)
 
 
+def median_run(runs: list[dict]) -> dict:
+    """Several batches of one kind as one: the median of each measure (wall, CPU, serial part),
+    and every copy that got another verdict in any of them."""
+    numbers = ("wall", "grader_cpu", "kernels_cpu", "serial")
+    which = (lambda i: f" (batch {i + 1})") if len(runs) > 1 else (lambda i: "")
+    return {**{k: statistics.median(r[k] for r in runs) for k in numbers}, "one_core": runs[0]["one_core"],
+            "batches": len(runs),
+            "wrong": {copy + which(i): lines for i, r in enumerate(runs) for copy, lines in r["wrong"].items()}}
+
+
 def busy(r: dict) -> float:
     """Cores the batch kept busy on average: the grader's, its helpers' and the kernels' CPU
     over the wall time."""
@@ -240,12 +254,15 @@ def record(args: argparse.Namespace) -> None:
         for name in names:
             for copies in args.copies:
                 runs = [(w, False) for w in args.workers] + ([(1, True)] if args.one_core else [])
-                for workers, one_core in runs:
-                    r = grade_copies(name, copies, workers, Path(tmp), one_core)
-                    torch_times += import_torch_times(1)       # interleaved: the same load as the batches
-                    rows.append((name, copies, workers, r))
-                    print(f"  {name} x{copies}, {workers_label(workers, one_core)} worker(s): {r['wall']:.1f} s",
-                          file=sys.stderr, flush=True)
+                seen: dict[tuple[int, bool], list[dict]] = {run: [] for run in runs}
+                for _ in range(args.repeat):        # 1 worker, 2 workers, 1, 2, ...: the same drift for both
+                    for workers, one_core in runs:
+                        r = grade_copies(name, copies, workers, Path(tmp), one_core)
+                        torch_times += import_torch_times(1)       # interleaved: the same load as the batches
+                        seen[(workers, one_core)].append(r)
+                        print(f"  {name} x{copies}, {workers_label(workers, one_core)} worker(s): {r['wall']:.1f} s",
+                              file=sys.stderr, flush=True)
+                rows += [(name, copies, workers, median_run(seen[(workers, one_core)])) for workers, one_core in runs]
     floor = statistics.median(torch_times)
     load = open("/proc/loadavg").read().split()[0] if os.path.exists("/proc/loadavg") else "?"
     print(f"{cores} cores, load {load}; python -c 'import torch': median {floor:.2f} s of {len(torch_times)} "
@@ -287,7 +304,7 @@ def record(args: argparse.Namespace) -> None:
                       f"{max(scaling):.2f}: how fully a second core is used (not the target's measure)")
     for line in checks:
         print(line)
-    say_verdicts(sum(copies for _, copies, _, _ in rows),
+    say_verdicts(sum(copies * r["batches"] for _, copies, _, r in rows),
                  {copy: lines for *_, r in rows for copy, lines in r["wrong"].items()})
 
 
@@ -296,6 +313,8 @@ def main() -> None:
     parser.add_argument("--assignment", action="append", help="repeatable (default: every one with samples)")
     parser.add_argument("--copies", type=int, nargs="+", default=[40, 200])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="grade each batch N times, 1 and 2 workers alternating, and report the medians")
     parser.add_argument("--one-core", action="store_true",
                         help="also 1 worker held to one core: the textbook efficiency, cores 1 -> 2")
     parser.add_argument("--fresh-vs-warm", action="store_true", help="the earlier warm-against-fresh benchmark")
