@@ -20,7 +20,7 @@ measured in this same run:
   the efficiency two cores can give: with the same CPU, 2 workers take at least
   CPU / 2 of wall, so efficiency <= (CPU / busy) / CPU = 1 / busy (1 worker);
 - the serial part (`--profile`'s "serial" line: until the kernels' parent is
-  ready, and after the last result) bounds it too: 2 workers take at least
+  ready and the grader has imported torch, and after the last result) bounds it too: 2 workers take at least
   serial + (wall 1 - serial) / 2, so efficiency <= wall 1 / (wall 1 + serial);
 - the targets (issue 19): 40 copies of matrix_calculus, 2 workers: <= 0.30 s
   per submission and <= 0.25 x import torch; 200 copies: <= 0.25 s; efficiency
@@ -296,7 +296,7 @@ def record(args: argparse.Namespace) -> None:
                       f"(target >= 0.8); 1 worker keeps {min(busy(r) for r in ones):.2f} to "
                       f"{max(busy(r) for r in ones):.2f} cores busy, which bounds it at {min(cores_bound):.2f} to "
                       f"{max(cores_bound):.2f}; its serial part ({min(r['serial'] for r in ones):.2f} to "
-                      f"{max(r['serial'] for r in ones):.2f} s: the kernels' parent's start, the batch's end) "
+                      f"{max(r['serial'] for r in ones):.2f} s: until the first kernel can start, the batch's end) "
                       f"bounds it at {min(serial_bound):.2f} to {max(serial_bound):.2f} (wall 1 / (wall 1 + serial))")
     scaling = [one_core[(n, c)] / per[(n, c, 2)] for n, c in one_core if (n, c, 2) in per]
     if scaling:

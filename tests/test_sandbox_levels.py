@@ -27,6 +27,7 @@ import secrets
 import socket
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -254,6 +255,31 @@ def test_a_level_that_cannot_run_here_is_bad_input(tmp_path, monkeypatch, capsys
     err = capsys.readouterr().err.strip()
     assert exit_.value.code == 2 and len(err.splitlines()) == 1, err
     assert str(cfg) in err and "execution.sandbox" in err and "simulated" in err, err
+
+
+def test_the_warm_parents_two_probes_run_at_once_and_say_what_one_after_the_other_says(monkeypatch):
+    """`probe_zygote` (a uid per kernel in bubblewrap) runs its bwrap while `probe` runs its
+    own: the verdicts of one after the other, and a failing `probe`'s reason."""
+    statuses = (bwrap.probe, bwrap.probe_zygote)
+    try:
+        for status in statuses:
+            status.cache_clear()
+        one_after_the_other = (bwrap.probe(), bwrap.probe_zygote())
+        for status in statuses:
+            status.cache_clear()
+        started = threading.Event()
+        real_uid, real_probe = bwrap._probe_uid_per_kernel, bwrap.probe
+        monkeypatch.setattr(bwrap, "_probe_uid_per_kernel", lambda: (started.set(), real_uid())[1])
+        monkeypatch.setattr(bwrap, "probe", lambda: real_probe() if started.wait(20) else (
+            False, "the other probe had not started while this one ran"))
+        zygote = bwrap.probe_zygote()
+        assert (real_probe(), zygote) == one_after_the_other
+        bwrap.probe_zygote.cache_clear()
+        monkeypatch.setattr(bwrap, "probe", lambda: (False, "simulated: bwrap fails"))
+        assert bwrap.probe_zygote() == (False, "simulated: bwrap fails")
+    finally:
+        for status in statuses:
+            status.cache_clear()
 
 
 def test_warm_kernels_get_bwrap_only_where_their_zygote_can_run_in_it(monkeypatch):

@@ -4,6 +4,7 @@ kernels still work."""
 from __future__ import annotations
 
 import functools
+import gc
 import sys
 import time
 from pathlib import Path
@@ -44,6 +45,20 @@ def test_a_warm_kernel_skips_the_debuggers_module_list_and_keeps_the_real_sys(wa
         async with kernel_with_value(code, LIMITS) as (kernel, value):
             assert kernel._client.km.kernel_mode == "warm"
             assert value == "(True, 0, True)", value
+    run(go())
+
+
+def test_a_warm_kernel_collects_garbage_as_a_fresh_python_does(warm_kernels):
+    # the zygote imports with the collector off (zygote.py); a kernel must have it back on:
+    # a student's reverse-mode graph is reference cycles, thousands per call
+    code = ("import gc, weakref\nclass Node: pass\nrefs = []\nfor _ in range(5000):\n"
+            "    n = Node(); n.me = n; refs.append(weakref.ref(n))\ndel n\n"
+            "(gc.isenabled(), gc.get_threshold(), sum(r() is not None for r in refs) < 1000)")
+
+    async def go():
+        async with kernel_with_value(code, LIMITS) as (kernel, value):
+            assert kernel._client.km.kernel_mode == "warm"
+            assert value == f"(True, {gc.get_threshold()}, True)", value
     run(go())
 
 

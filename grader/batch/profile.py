@@ -14,9 +14,9 @@ A batch's wall time, times its workers, shared out over its submissions:
 Beside them, not part of the sum: each kernel's close (in the background, while
 the next kernel starts), and the CPU seconds of this process and of the warm
 kernels' parent with its kernels, against the wall time of the cores. And the
-batch's serial part: until the warm kernels' parent is ready no kernel runs, and
-after the last result there is only the batch's end, however many workers there
-are. With N workers a batch takes at least serial + (rest / N), so from 1 to 2
+batch's serial part: until the warm kernels' parent is ready, and this process
+has imported torch, no kernel runs, and after the last result there is only the
+batch's end, however many workers there are. With N workers a batch takes at least serial + (rest / N), so from 1 to 2
 workers the parallel efficiency (wall 1 / (2 x wall 2)) is at most
 wall 1 / (wall 1 + serial 1).
 """
@@ -139,7 +139,9 @@ class BatchProfile:
                          f"warm kernels' parent and kernels {kernels:.2f} s")
         if (parent := parent_ready()) is not None:
             ready, imports = parent
-            table.caption += (f"\nserial: {ready + wall - ended:.2f} s, no worker shortens it (the kernels' "
-                              f"parent ready {ready:.2f} s after the command started, its imports {imports:.2f} s; "
-                              f"the batch's end {wall - ended:.2f} s)")
+            start = max(ready, began)       # the first kernel needs both
+            table.caption += (f"\nserial: {start + wall - ended:.2f} s, no worker shortens it (the first kernel "
+                              f"could start {start:.2f} s after the command started: the kernels' parent was ready "
+                              f"at {ready:.2f} s, after its imports of {imports:.2f} s, and this process at "
+                              f"{began:.2f} s; the batch's end {wall - ended:.2f} s)")
         return table

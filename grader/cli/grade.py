@@ -13,7 +13,8 @@ from rich.text import Text
 from grader.batch import ReportOptions, log
 from grader.batch.profile import BatchProfile
 from grader.batch.shard import parse_shard
-from grader.cli.common import ConfigOption, KernelOption, console, kernel_needs, out, prestart_kernels, run, setup
+from grader.cli.common import (ConfigOption, KernelOption, console, imports_uncollected, kernel_needs, out,
+                               prestart_kernels, run, setup)
 from grader.cli.progress import BatchProgress
 from grader.cli.options import (FailUnderOption, FormatOption, HiddenVisibilityOption, github_report, policy_exit,
                                 resolve_formats)
@@ -49,6 +50,8 @@ def sandbox_level(cfg, chosen: SandboxLevel | None):
     if chosen is not None:
         cfg = cfg.model_copy(update={"execution": cfg.execution.model_copy(update={"sandbox": chosen.value})})
     requested = cfg.execution.sandbox
+    if cfg.execution.kernel == "warm" and requested in ("auto", "bwrap"):
+        levels.warm_bwrap_status()      # what the warm parent needs, both bubblewrap probes at once
     if elevate.wanted(requested, levels.available("bwrap")[0], levels.sudo_works):
         why = "the uid level needs root" if requested == "uid" else \
             "bubblewrap does not run here and the uid level needs root"
@@ -144,11 +147,15 @@ def grade(
         # imports it and checks the rubric (seconds too); a bad rubric leaves at once all the same
         plotting, cotangents = kernel_needs(s.path for s in subs)
         prestart_kernels(cfg, plotting=plotting, cotangents=cotangents, plan=plan)
-    # a notebook named on the command line must be valid (exit 2); one found in a folder gets a note
-    found.notes += unreadable_notes(found.submissions, named=True)
+    # a notebook named on the command line must be valid (exit 2 before torch is imported)
+    unreadable_notes([s for s in found.submissions if s.explicit], named=True)
     check_rubric(rubric, rubric_path)
-    from grader.batch import grade_batch      # torch: once the rubric is checked and the warm parent started
-    from grader.batch.executors import DaskExecutor
+    with imports_uncollected():
+        from grader.batch import grade_batch      # torch: once the rubric is checked and the warm parent started
+        from grader.batch.executors import DaskExecutor
+    # one found in a folder gets a note: read (some 4 ms each) while the kernels' parent ends its
+    # imports, which it started before this process imported torch
+    found.notes += unreadable_notes(found.submissions)
     n_workers = workers or cfg.worker_count()
     runner = DaskExecutor(rubric, cfg, scheduler=scheduler, public_only=False, hide=(dest,)) if scheduler else None
     notes = list(found.notes)

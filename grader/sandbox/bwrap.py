@@ -19,6 +19,7 @@ runs in bubblewrap itself (`zygote_options`; the scripts it binds: `warm_env.ZYG
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import os
 import shutil
@@ -251,12 +252,19 @@ open("own/ok", "w").write("ok")
 def probe_zygote() -> tuple[bool, str]:
     """(True, "") if the warm kernels' zygote can run in bubblewrap here and give each kernel
     a uid of its own (needs real root: an unprivileged bwrap maps a single uid), else
-    (False, why). Once per grader process (about 50 ms)."""
-    ok, why = probe()
-    if not ok:
-        return ok, why
-    if os.geteuid() != 0:
-        return False, "a uid per warm kernel needs the grader to run as root"
+    (False, why). Once per grader process (about 50 ms). Its bwrap runs while `probe`'s
+    does, where that one has not run yet: two Python starts in bubblewrap, at once (the
+    warm kernels' parent starts after both; `grader grade` asks for this one first)."""
+    if os.geteuid() != 0 or executable() is None:
+        ok, why = probe()
+        return (ok, why) if not ok else (False, "a uid per warm kernel needs the grader to run as root")
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="grader-bwrap-probe") as pool:
+        own = pool.submit(_probe_uid_per_kernel)
+        ok, why = probe()
+        return own.result() if ok else (ok, why)
+
+
+def _probe_uid_per_kernel() -> tuple[bool, str]:
     with tempfile.TemporaryDirectory(prefix="grader-bwrap-probe-") as tmp:
         os.chmod(tmp, 0o711)        # as the kernels' folder (`warm.kernels_dir`): passable, not listable
         own = Path(tmp, "own")
