@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import re
 import threading
 import typing as t
@@ -100,20 +98,6 @@ def prestart_kernels(cfg: Config, *, plotting: bool = True, cotangents: bool = F
 
 def rubric_for(cfg: Config, assignment: str) -> Rubric:
     return load_rubric(find_rubric(cfg, assignment))
-
-
-@contextlib.contextmanager
-def imports_uncollected() -> t.Iterator[None]:
-    """Import with the cyclic garbage collector off: importing torch had it walk the growing
-    heap hundreds of times, a tenth to a third of a second on the way to a batch's first kernel,
-    for a few thousand objects of garbage (a batch freezes what was imported, `grade_batch`)."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
 
 
 def run(coro):

@@ -10,11 +10,11 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from grader import collection
 from grader.batch import ReportOptions, log
 from grader.batch.profile import BatchProfile
 from grader.batch.shard import parse_shard
-from grader.cli.common import (ConfigOption, KernelOption, console, imports_uncollected, kernel_needs, out,
-                               prestart_kernels, run, setup)
+from grader.cli.common import ConfigOption, KernelOption, console, kernel_needs, out, prestart_kernels, run, setup
 from grader.cli.progress import BatchProgress
 from grader.cli.options import (FailUnderOption, FormatOption, HiddenVisibilityOption, github_report, policy_exit,
                                 resolve_formats)
@@ -150,7 +150,7 @@ def grade(
     # a notebook named on the command line must be valid (exit 2 before torch is imported)
     unreadable_notes([s for s in found.submissions if s.explicit], named=True)
     check_rubric(rubric, rubric_path)
-    with imports_uncollected():
+    with collection.paused():       # importing torch set off hundreds of collections: 0.1-0.3 s
         from grader.batch import grade_batch      # torch: once the rubric is checked and the warm parent started
         from grader.batch.executors import DaskExecutor
     # one found in a folder gets a note: read (some 4 ms each) while the kernels' parent ends its
