@@ -16,9 +16,9 @@ the next kernel starts), and the CPU seconds of this process and of the warm
 kernels' parent with its kernels, against the wall time of the cores. And the
 batch's serial part: until the warm kernels' parent is ready, and this process
 has imported torch, no kernel runs, and after the last result there is only the
-batch's end, however many workers there are. With N workers a batch takes at least serial + (rest / N), so from 1 to 2
-workers the parallel efficiency (wall 1 / (2 x wall 2)) is at most
-wall 1 / (wall 1 + serial 1).
+batch's end, however many workers there are. With N workers a batch takes at
+least serial + rest / N, so from 1 to 2 workers the parallel efficiency
+(wall 1 / (2 x wall 2)) is at most wall 1 / (wall 1 + serial 1).
 """
 
 from __future__ import annotations
