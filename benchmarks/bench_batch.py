@@ -20,8 +20,9 @@ measured in this same run:
   the efficiency two cores can give: with the same CPU, 2 workers take at least
   CPU / 2 of wall, so efficiency <= (CPU / busy) / CPU = 1 / busy (1 worker);
 - the serial part (`--profile`'s "serial" line: until the kernels' parent is
-  ready and the grader has imported torch, and after the last result) bounds it too: 2 workers take at least
-  serial + (wall 1 - serial) / 2, so efficiency <= wall 1 / (wall 1 + serial);
+  ready and the grader has imported torch, and after the last result) bounds it
+  too: 2 workers take at least serial + (wall 1 - serial) / 2, so efficiency
+  <= wall 1 / (wall 1 + serial);
 - the targets (issue 19): 40 copies of matrix_calculus, 2 workers: <= 0.30 s
   per submission and <= 0.25 x import torch; 200 copies: <= 0.25 s; efficiency
   >= 0.8.
@@ -221,8 +222,9 @@ def grade_copies(assignment: str, copies: int, workers: int, tmp: Path, one_core
     grader_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     results = [json.loads(p.read_text(encoding="utf-8")) for p in (out / "results").glob("*.json")]
     return {"wall": wall, "grader_cpu": grader_cpu, "kernels_cpu": float(found[2]) if found else float("nan"),
-            "serial": float(serial[1]) if serial else float("nan"), "one_core": one_core, "wrong": verdict_problems(assignment, names, results,
-                                                            f"{assignment} x{copies} {workers_label(workers, one_core)}:")}
+            "serial": float(serial[1]) if serial else float("nan"), "one_core": one_core,
+            "wrong": verdict_problems(assignment, names, results,
+                                      f"{assignment} x{copies} {workers_label(workers, one_core)}:")}
 
 
 def workers_label(workers: int, one_core: bool) -> str:
@@ -233,10 +235,12 @@ def median_run(runs: list[dict]) -> dict:
     """Several batches of one kind as one: the median of each measure (wall, CPU, serial part),
     and every copy that got another verdict in any of them."""
     numbers = ("wall", "grader_cpu", "kernels_cpu", "serial")
-    which = (lambda i: f" (batch {i + 1})") if len(runs) > 1 else (lambda i: "")
+    wrong = {}
+    for i, r in enumerate(runs):
+        batch = f" (batch {i + 1})" if len(runs) > 1 else ""
+        wrong.update({copy + batch: lines for copy, lines in r["wrong"].items()})
     return {**{k: statistics.median(r[k] for r in runs) for k in numbers}, "one_core": runs[0]["one_core"],
-            "batches": len(runs),
-            "wrong": {copy + which(i): lines for i, r in enumerate(runs) for copy, lines in r["wrong"].items()}}
+            "batches": len(runs), "wrong": wrong}
 
 
 def busy(r: dict) -> float:
@@ -289,15 +293,15 @@ def record(args: argparse.Namespace) -> None:
     effs = [per[(n, c, 1)] / per[(n, c, 2)] for n, c, w in per if w == 2 and (n, c, 1) in per and c == 40]
     if effs:
         ones = [r for n, c, w, r in rows if w == 1 and c == 40 and not r["one_core"] and (n, c, 2) in per]
-        cores_bound = [1 / busy(r) for r in ones]
+        busies, serials = [busy(r) for r in ones], [r["serial"] for r in ones]
         # with 2 workers the serial part stays and the rest at best halves: wall 2 >= serial + rest / 2
         serial_bound = [r["wall"] / (r["wall"] + r["serial"]) for r in ones]
         checks.append(f"parallel efficiency 1 -> 2 workers, 40 copies: {min(effs):.2f} to {max(effs):.2f} "
-                      f"(target >= 0.8); 1 worker keeps {min(busy(r) for r in ones):.2f} to "
-                      f"{max(busy(r) for r in ones):.2f} cores busy, which bounds it at {min(cores_bound):.2f} to "
-                      f"{max(cores_bound):.2f}; its serial part ({min(r['serial'] for r in ones):.2f} to "
-                      f"{max(r['serial'] for r in ones):.2f} s: until the first kernel can start, the batch's end) "
-                      f"bounds it at {min(serial_bound):.2f} to {max(serial_bound):.2f} (wall 1 / (wall 1 + serial))")
+                      f"(target >= 0.8); 1 worker keeps {min(busies):.2f} to {max(busies):.2f} cores busy, "
+                      f"which bounds it at {1 / max(busies):.2f} to {1 / min(busies):.2f}; its serial part "
+                      f"({min(serials):.2f} to {max(serials):.2f} s: until the first kernel can start, the batch's "
+                      f"end) bounds it at {min(serial_bound):.2f} to {max(serial_bound):.2f} "
+                      "(wall 1 / (wall 1 + serial))")
     scaling = [one_core[(n, c)] / per[(n, c, 2)] for n, c in one_core if (n, c, 2) in per]
     if scaling:
         checks.append(f"cores 1 -> 2 (1 worker on 1 core / 2 workers on 2 cores): {min(scaling):.2f} to "
